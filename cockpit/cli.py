@@ -1,0 +1,77 @@
+"""Command line: `cockpit` opens the UI; `cockpit demo ...` manages the local demo cluster."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from cockpit.demo.cluster import DemoCluster, DemoError
+
+    cluster = DemoCluster()
+    try:
+        if args.demo_cmd == "up":
+            cluster.up(port=args.port, nodes=args.nodes, pods=args.pods)
+        elif args.demo_cmd == "down":
+            cluster.down()
+        elif args.demo_cmd == "status":
+            for comp, state in cluster.status():
+                print(f"{comp}: {state}")
+        elif args.demo_cmd == "env":
+            if not cluster.kubeconfig.exists():
+                print("error: no demo cluster; run `cockpit demo up` first", file=sys.stderr)
+                return 1
+            print(f"export KUBECONFIG={cluster.kubeconfig}")
+        elif args.demo_cmd == "build":
+            from cockpit.demo.cluster import build_binaries
+
+            bins = build_binaries()
+            print(f"binaries in {bins.dir / 'bin'}")
+    except DemoError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="cockpit",
+        description="A keyboard-driven terminal cockpit for ML experiments on Kubernetes GPU clusters.",
+    )
+    p.add_argument("--kubeconfig", type=Path, help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config)")
+    p.add_argument("--context", help="kubeconfig context to start in")
+    scope = p.add_mutually_exclusive_group()
+    scope.add_argument("-n", "--namespace", help="namespace to show")
+    scope.add_argument("-A", "--all-namespaces", action="store_true", help="show all namespaces")
+    p.add_argument("--read-only", action="store_true", help="never change anything in the cluster")
+    p.add_argument("--theme", help="theme name")
+    sub = p.add_subparsers(dest="cmd")
+
+    demo = sub.add_parser("demo", help="the local demo cluster with simulated GPU nodes")
+    dsub = demo.add_subparsers(dest="demo_cmd", required=True)
+    up = dsub.add_parser("up", help="build what is missing and start the demo cluster")
+    up.add_argument("--port", type=int, default=None, help="API server port on 127.0.0.1 (default 38611)")
+    up.add_argument("--nodes", type=int, default=0, help="extra simulated 8-GPU nodes (benchmarks)")
+    up.add_argument("--pods", type=int, default=0, help="extra running pods spread over them (benchmarks)")
+    dsub.add_parser("down", help="stop the demo cluster and remove its state")
+    dsub.add_parser("status", help="one line per component, and the audit log path")
+    dsub.add_parser("env", help="print the export line for the demo kubeconfig")
+    dsub.add_parser("build", help="build the cluster binaries into the cache, start nothing")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.cmd == "demo":
+        return _demo(args)
+    from cockpit.app import run_app
+
+    return run_app(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,673 @@
+"""The demo's simulated machines and the workloads seeded on them.
+
+Nodes carry the resources and GPU Feature Discovery labels real GPU nodes have (see DOMAIN.md):
+whole GPUs, MIG mixed profiles, time-sliced T4s, a CPU-only node, a cordoned node. Workloads
+cover what a GPU team runs: Jobs running/succeeded/failed, a multi-GPU Job, a dev pod with a
+PVC, a pod Pending for lack of GPUs, the GPU operator, Argo workflows and Katib experiments.
+Everything is created idempotently: `cockpit demo up` twice changes nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import random
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import yaml
+from kubernetes import client, config
+from kubernetes.client.rest import ApiException
+
+if TYPE_CHECKING:
+    from cockpit.demo.cluster import DemoCluster
+
+FLEET_LABEL = "demo.gpu-cockpit.dev/fleet"
+LONG = "87600h"  # pods that should keep running for as long as anyone looks
+TEAM_NAMESPACES = ("team-vision", "team-nlp")
+
+
+# -- nodes -------------------------------------------------------------------------------------
+
+def _gfd_labels(product: str, count: int, memory_mib: int, family: str, compute: str,
+                replicas: int = 1, sharing: str = "none", mig: str = "none") -> dict[str, str]:
+    major, minor = compute.split(".")
+    return {
+        "nvidia.com/gpu.present": "true",
+        "nvidia.com/gpu.product": product,
+        "nvidia.com/gpu.count": str(count),
+        "nvidia.com/gpu.memory": str(memory_mib),
+        "nvidia.com/gpu.family": family,
+        "nvidia.com/gpu.compute.major": major,
+        "nvidia.com/gpu.compute.minor": minor,
+        "nvidia.com/gpu.replicas": str(replicas),
+        "nvidia.com/gpu.sharing-strategy": sharing,
+        "nvidia.com/mig.strategy": mig,
+        "nvidia.com/mig.capable": "true" if family in ("ampere", "hopper") else "false",
+        "nvidia.com/cuda.driver-version.major": "550",
+        "nvidia.com/cuda.driver-version.minor": "127",
+        "nvidia.com/cuda.driver-version.revision": "05",
+        "nvidia.com/cuda.driver-version.full": "550.127.05",
+        "nvidia.com/gpu.deploy.device-plugin": "true",
+        "nvidia.com/gpu.deploy.gpu-feature-discovery": "true",
+        "nvidia.com/gpu.deploy.dcgm-exporter": "true",
+    }
+
+
+def node(name: str, *, cpu: str = "96", memory: str = "1024Gi", gpus: dict[str, int] | None = None,
+         labels: dict[str, str] | None = None, unschedulable: bool = False,
+         taints: list[dict] | None = None, fleet: str = "default") -> dict:
+    resources = {"cpu": cpu, "memory": memory, "pods": "110", "ephemeral-storage": "3500Gi"}
+    resources.update({k: str(v) for k, v in (gpus or {}).items()})
+    spec: dict[str, Any] = {}
+    if unschedulable:
+        spec["unschedulable"] = True
+    if taints:
+        spec["taints"] = taints
+    return {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {
+            "name": name,
+            "annotations": {"kwok.x-k8s.io/node": "fake", "node.alpha.kubernetes.io/ttl": "0"},
+            "labels": {
+                "kubernetes.io/hostname": name, "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64",
+                "type": "kwok", FLEET_LABEL: fleet, **(labels or {}),
+            },
+        },
+        "spec": spec,
+        "status": {"capacity": resources, "allocatable": dict(resources)},
+    }
+
+
+def default_nodes() -> list[dict]:
+    a100 = _gfd_labels("NVIDIA-A100-SXM4-80GB", 8, 81920, "ampere", "8.0")
+    mig_profiles = {"1g.10gb": (7, 9856), "2g.20gb": (3, 19968), "3g.40gb": (2, 40192)}
+    mig_labels = _gfd_labels("NVIDIA-A100-SXM4-80GB", 4, 81920, "ampere", "8.0", mig="mixed")
+    for profile, (count, mem) in mig_profiles.items():
+        mig_labels[f"nvidia.com/mig-{profile}.count"] = str(count)
+        mig_labels[f"nvidia.com/mig-{profile}.memory"] = str(mem)
+        mig_labels[f"nvidia.com/mig-{profile}.product"] = f"NVIDIA-A100-SXM4-80GB-MIG-{profile}"
+    return [
+        node("gpu-a100-01", gpus={"nvidia.com/gpu": 8}, labels={**a100, "node.kubernetes.io/instance-type": "p4de.24xlarge"}),
+        node("gpu-a100-02", gpus={"nvidia.com/gpu": 8}, labels={**a100, "node.kubernetes.io/instance-type": "p4de.24xlarge"}),
+        node("gpu-h100-01", cpu="192", memory="2048Gi", gpus={"nvidia.com/gpu": 8},
+             labels={**_gfd_labels("NVIDIA-H100-80GB-HBM3", 8, 81559, "hopper", "9.0"),
+                     "node.kubernetes.io/instance-type": "p5.48xlarge"},
+             taints=[{"key": "dedicated", "value": "llm", "effect": "NoSchedule"}]),
+        node("gpu-a100-mig-01", gpus={f"nvidia.com/mig-{p}": c for p, (c, _) in mig_profiles.items()},
+             labels=mig_labels),
+        node("gpu-t4-shared-01", cpu="48", memory="192Gi", gpus={"nvidia.com/gpu": 16},
+             labels=_gfd_labels("Tesla-T4-SHARED", 4, 15360, "turing", "7.5", replicas=4, sharing="time-slicing")),
+        node("cpu-01", cpu="64", memory="256Gi"),
+        node("gpu-a100-03", gpus={"nvidia.com/gpu": 8}, unschedulable=True,
+             labels={**a100, "node.kubernetes.io/instance-type": "p4de.24xlarge"}),
+    ]
+
+
+# -- workload builders -------------------------------------------------------------------------
+
+def gpu_container(name: str, image: str, command: list[str], gpus: int = 0, resource: str = "nvidia.com/gpu",
+                  cpu: str = "4", memory: str = "32Gi", **extra) -> dict:
+    limits: dict[str, str] = {"cpu": cpu, "memory": memory}
+    if gpus:
+        limits[resource] = str(gpus)
+    return {"name": name, "image": image, "command": command,
+            "resources": {"limits": limits, "requests": {"cpu": cpu, "memory": memory}}, **extra}
+
+
+def pod_annotations(run_for: str | None = None, exit_code: int | None = None, reason: str | None = None) -> dict:
+    ann: dict[str, str] = {}
+    if run_for:
+        ann["pod-complete.stage.kwok.x-k8s.io/delay"] = run_for
+    if exit_code is not None:
+        ann["demo.gpu-cockpit.dev/exit-code"] = str(exit_code)
+    if reason:
+        ann["demo.gpu-cockpit.dev/reason"] = reason
+    return ann
+
+
+def job(name: str, namespace: str, *, gpus: int = 1, run_for: str = "5s", exit_code: int | None = None,
+        reason: str | None = None, parallelism: int = 1, completions: int | None = None,
+        node_selector: dict | None = None, tolerations: list | None = None, labels: dict | None = None,
+        image: str = "nvcr.io/nvidia/pytorch:24.08-py3", command: list[str] | None = None,
+        resource: str = "nvidia.com/gpu", volumes: list | None = None, mounts: list | None = None) -> dict:
+    labels = {"app.kubernetes.io/part-of": "gpu-cockpit-demo", **(labels or {})}
+    spec: dict[str, Any] = {
+        "restartPolicy": "Never",
+        "containers": [gpu_container("train", image, command or ["python", "train.py"], gpus, resource,
+                                     **({"volumeMounts": mounts} if mounts else {}))],
+    }
+    if node_selector:
+        spec["nodeSelector"] = node_selector
+    if tolerations:
+        spec["tolerations"] = tolerations
+    if volumes:
+        spec["volumes"] = volumes
+    return {
+        "apiVersion": "batch/v1", "kind": "Job",
+        "metadata": {"name": name, "namespace": namespace, "labels": labels},
+        "spec": {
+            "backoffLimit": 0, "parallelism": parallelism, "completions": completions or parallelism,
+            "template": {"metadata": {"labels": labels, "annotations": pod_annotations(run_for, exit_code, reason)},
+                         "spec": spec},
+        },
+    }
+
+
+def pvc(name: str, namespace: str, size: str, *, storage_class: str = "standard",
+        modes: tuple[str, ...] = ("ReadWriteOnce",)) -> dict:
+    return {
+        "apiVersion": "v1", "kind": "PersistentVolumeClaim",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {"accessModes": list(modes), "storageClassName": storage_class,
+                 "resources": {"requests": {"storage": size}}},
+    }
+
+
+def pv_for(claim: dict, size: str) -> dict:
+    ns, name = claim["metadata"]["namespace"], claim["metadata"]["name"]
+    return {
+        "apiVersion": "v1", "kind": "PersistentVolume",
+        "metadata": {"name": f"pv-{ns}-{name}"},
+        "spec": {
+            "capacity": {"storage": size}, "accessModes": claim["spec"]["accessModes"],
+            "storageClassName": claim["spec"]["storageClassName"], "persistentVolumeReclaimPolicy": "Retain",
+            "hostPath": {"path": f"/srv/demo-volumes/{ns}/{name}"},
+            "claimRef": {"namespace": ns, "name": name},
+        },
+    }
+
+
+def dev_pod(name: str, namespace: str, claim: str, gpus: int = 1) -> dict:
+    return {
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": name, "namespace": namespace,
+                     "labels": {"app": "dev-box", "owner": name.removeprefix("dev-box-")},
+                     "annotations": {"kubectl.kubernetes.io/default-container": "jupyter"}},
+        "spec": {
+            "restartPolicy": "Always",
+            "containers": [gpu_container(
+                "jupyter", "quay.io/jupyter/pytorch-notebook:cuda12-latest", ["sleep", "infinity"], gpus,
+                cpu="8", memory="64Gi", ports=[{"name": "jupyter", "containerPort": 8888},
+                                               {"name": "tensorboard", "containerPort": 6006}],
+                volumeMounts=[{"name": "data", "mountPath": "/data"}])],
+            "volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": claim}}],
+        },
+    }
+
+
+def daemonset(name: str, namespace: str, app: str, *, selector: dict, ports: list | None = None,
+              image: str = "nvcr.io/nvidia/k8s-device-plugin:v0.17.0") -> dict:
+    container: dict[str, Any] = {"name": name, "image": image,
+                                 "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}}}
+    if ports:
+        container["ports"] = ports
+    return {
+        "apiVersion": "apps/v1", "kind": "DaemonSet",
+        "metadata": {"name": name, "namespace": namespace, "labels": {"app": app}},
+        "spec": {
+            "selector": {"matchLabels": {"app": app}},
+            "template": {"metadata": {"labels": {"app": app}},
+                         "spec": {"nodeSelector": selector, "containers": [container],
+                                  "tolerations": [{"operator": "Exists"}]}},
+        },
+    }
+
+
+def deployment(name: str, namespace: str, image: str, ports: list | None = None,
+               labels: dict | None = None) -> dict:
+    labels = {"app": name, **(labels or {})}
+    container: dict[str, Any] = {"name": name, "image": image,
+                                 "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}}}
+    if ports:
+        container["ports"] = ports
+    return {
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": name, "namespace": namespace, "labels": labels},
+        "spec": {"replicas": 1, "selector": {"matchLabels": {"app": name}},
+                 "template": {"metadata": {"labels": labels},
+                              "spec": {"nodeSelector": {"kubernetes.io/hostname": "cpu-01"},
+                                       "containers": [container]}}},
+    }
+
+
+def workflow(name: str, namespace: str, steps: list[tuple[str, str, dict]], *, gpu_step: str = "") -> dict:
+    """A DAG workflow; each step is (task name, depends, pod annotations)."""
+    templates: list[dict] = [{
+        "name": "main",
+        "dag": {"tasks": [
+            {"name": t, "template": t, **({"depends": d} if d else {})} for t, d, _ in steps
+        ]},
+    }]
+    for t, _, ann in steps:
+        container = gpu_container("main", "ghcr.io/example/ml-pipeline:1.4", ["python", f"{t}.py"],
+                                  gpus=1 if t == gpu_step else 0, cpu="2", memory="8Gi")
+        templates.append({"name": t, "metadata": {"annotations": ann}, "container": container})
+    return {
+        "apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow",
+        "metadata": {"name": name, "namespace": namespace, "labels": {"app.kubernetes.io/part-of": "gpu-cockpit-demo"}},
+        "spec": {"entrypoint": "main", "templates": templates, "serviceAccountName": "default"},
+    }
+
+
+# -- Katib -------------------------------------------------------------------------------------
+
+def _ts(seconds_ago: float) -> str:
+    t = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=seconds_ago)
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def experiment(name: str, namespace: str, max_trials: int, parallel: int = 3) -> dict:
+    return {
+        "apiVersion": "kubeflow.org/v1beta1", "kind": "Experiment",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {
+            "objective": {"type": "maximize", "goal": 0.92, "objectiveMetricName": "accuracy",
+                          "additionalMetricNames": ["loss"]},
+            "algorithm": {"algorithmName": "random"},
+            "parallelTrialCount": parallel, "maxTrialCount": max_trials, "maxFailedTrialCount": 3,
+            "resumePolicy": "LongRunning",
+            "parameters": [
+                {"name": "lr", "parameterType": "double", "feasibleSpace": {"min": "0.0001", "max": "0.1"}},
+                {"name": "batch_size", "parameterType": "int", "feasibleSpace": {"min": "16", "max": "256"}},
+            ],
+            "trialTemplate": {
+                "primaryContainerName": "training-container",
+                "trialParameters": [
+                    {"name": "learningRate", "reference": "lr"},
+                    {"name": "batchSize", "reference": "batch_size"},
+                ],
+                "trialSpec": {
+                    "apiVersion": "batch/v1", "kind": "Job",
+                    "spec": {"template": {"spec": {"restartPolicy": "Never", "containers": [{
+                        "name": "training-container", "image": "ghcr.io/example/bert-finetune:2.1",
+                        "command": ["python", "train.py", "--lr=${trialParameters.learningRate}",
+                                    "--batch-size=${trialParameters.batchSize}"],
+                        "resources": {"limits": {"nvidia.com/gpu": "1"}}}]}}},
+                },
+            },
+        },
+    }
+
+
+def _condition(kind: str, reason: str, message: str, ago: float) -> dict:
+    return {"type": kind, "status": "True", "reason": reason, "message": message,
+            "lastUpdateTime": _ts(ago), "lastTransitionTime": _ts(ago)}
+
+
+def trial_objects(exp: dict, states: list[str], rng: random.Random) -> list[tuple[dict, dict]]:
+    """(trial, status) pairs for an experiment; states are Succeeded/Running/Failed/EarlyStopped/Pending."""
+    ns, exp_name = exp["metadata"]["namespace"], exp["metadata"]["name"]
+    out = []
+    for i, state in enumerate(states):
+        lr = round(10 ** rng.uniform(-4, -1), 5)
+        bs = rng.choice([16, 32, 64, 128, 256])
+        name = f"{exp_name}-{''.join(rng.choice('bcdfghjklmnpqrstvwxz2456789') for _ in range(8))}"
+        trial = {
+            "apiVersion": "kubeflow.org/v1beta1", "kind": "Trial",
+            "metadata": {"name": name, "namespace": ns,
+                         "labels": {"katib.kubeflow.org/experiment": exp_name}},
+            "spec": {
+                "objective": exp["spec"]["objective"],
+                "parameterAssignments": [{"name": "lr", "value": str(lr)}, {"name": "batch_size", "value": str(bs)}],
+                "primaryContainerName": "training-container",
+                "runSpec": {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": name, "namespace": ns}},
+            },
+        }
+        started = 3600 - i * 240
+        acc = round(0.78 + 0.14 * (1 - abs(-2.5 - math.log10(lr)) / 2.5) * rng.uniform(0.9, 1.0), 4)
+        loss = round(1.2 - acc, 4)
+        status: dict[str, Any] = {"startTime": _ts(started), "conditions": [
+            _condition("Created", "TrialCreated", "Trial is created", started)]}
+        if state in ("Succeeded", "Failed", "EarlyStopped"):
+            status["completionTime"] = _ts(started - 900)
+        if state == "Running":
+            status["conditions"].append(_condition("Running", "TrialRunning", "Trial is running", started - 5))
+        elif state == "Succeeded":
+            status["conditions"].append(_condition("Succeeded", "TrialSucceeded", "Trial has succeeded", started - 900))
+        elif state == "Failed":
+            status["conditions"].append(_condition("Failed", "TrialFailed", "Trial has failed", started - 300))
+        elif state == "EarlyStopped":
+            status["conditions"].append(_condition("EarlyStopped", "TrialEarlyStopped", "Trial is early stopped",
+                                                   started - 400))
+        if state in ("Succeeded", "Running", "EarlyStopped"):
+            status["observation"] = {"metrics": [
+                {"name": "accuracy", "min": str(round(acc - 0.2, 4)), "max": str(acc), "latest": str(acc)},
+                {"name": "loss", "min": str(loss), "max": str(round(loss + 0.5, 4)), "latest": str(loss)},
+            ]}
+        out.append((trial, status))
+    return out
+
+
+def experiment_status(exp: dict, trials: list[tuple[dict, dict]], done: bool) -> dict:
+    counts = {"Succeeded": 0, "Running": 0, "Failed": 0, "EarlyStopped": 0, "Pending": 0}
+    for _, st in trials:
+        last = st["conditions"][-1]["type"]
+        counts[last if last in counts else "Pending"] += 1
+    scored = [(float(next(m["latest"] for m in st["observation"]["metrics"] if m["name"] == "accuracy")), t, st)
+              for t, st in trials if st.get("observation")]
+    best = max(scored, key=lambda x: x[0]) if scored else None
+    status: dict[str, Any] = {
+        "startTime": _ts(3700),
+        "conditions": [_condition("Created", "ExperimentCreated", "Experiment is created", 3700)],
+        "trials": len(trials), "trialsSucceeded": counts["Succeeded"], "trialsRunning": counts["Running"],
+        "trialsFailed": counts["Failed"], "trialsEarlyStopped": counts["EarlyStopped"],
+        "trialsPending": counts["Pending"],
+        "succeededTrialList": [t["metadata"]["name"] for t, st in trials if st["conditions"][-1]["type"] == "Succeeded"],
+        "runningTrialList": [t["metadata"]["name"] for t, st in trials if st["conditions"][-1]["type"] == "Running"],
+        "failedTrialList": [t["metadata"]["name"] for t, st in trials if st["conditions"][-1]["type"] == "Failed"],
+    }
+    if best:
+        _, t, st = best
+        status["currentOptimalTrial"] = {
+            "bestTrialName": t["metadata"]["name"],
+            "parameterAssignments": t["spec"]["parameterAssignments"],
+            "observation": st["observation"],
+        }
+    if done:
+        status["completionTime"] = _ts(60)
+        status["conditions"].append(_condition("Succeeded", "ExperimentMaxTrialsReached",
+                                               "Experiment has succeeded because max trial count has reached", 60))
+    else:
+        status["conditions"].append(_condition("Running", "ExperimentRunning", "Experiment is running", 3690))
+    return status
+
+
+# -- the seeder --------------------------------------------------------------------------------
+
+_PLURALS = {
+    "PersistentVolumeClaim": "persistentvolumeclaims", "PersistentVolume": "persistentvolumes",
+    "StorageClass": "storageclasses", "ClusterLogs": "clusterlogs", "Logs": "logs",
+    "ClusterPolicy": "clusterpolicies",
+}
+
+
+class Seeder:
+    def __init__(self, cluster: DemoCluster):
+        self.cluster = cluster
+        cfg = client.Configuration()
+        config.load_kube_config(str(cluster.kubeconfig), context="cockpit-demo", client_configuration=cfg)
+        cfg.connection_pool_maxsize = 32
+        self.api = client.ApiClient(cfg)
+        self.core = client.CoreV1Api(self.api)
+        self.custom = client.CustomObjectsApi(self.api)
+
+    # Generic create-if-missing by manifest, without the typed models (faster, any kind).
+    def _path(self, obj: dict) -> str:
+        api_version, kind = obj["apiVersion"], obj["kind"]
+        plural = _PLURALS.get(kind, kind.lower() + "s")
+        base = f"/api/{api_version}" if "/" not in api_version else f"/apis/{api_version}"
+        ns = obj["metadata"].get("namespace")
+        return f"{base}/namespaces/{ns}/{plural}" if ns else f"{base}/{plural}"
+
+    def create(self, obj: dict, status: dict | None = None) -> dict | None:
+        """Create unless it exists; then write status when given. Returns the stored object."""
+        path = self._path(obj)
+        name = obj["metadata"]["name"]
+        try:
+            stored = self.api.call_api(path, "POST", body=obj, response_type="object",
+                                       header_params={"Content-Type": "application/json"},
+                                       _return_http_data_only=True)
+        except ApiException as e:
+            if e.status != 409:
+                raise
+            stored = None
+        if status is not None and stored is not None:
+            stored["status"] = status
+            self.api.call_api(f"{path}/{name}/status", "PUT", body=stored, response_type="object",
+                              header_params={"Content-Type": "application/json"},
+                              _return_http_data_only=True)
+        return stored
+
+    def exists(self, obj: dict) -> bool:
+        try:
+            self.api.call_api(f"{self._path(obj)}/{obj['metadata']['name']}", "GET", response_type="object",
+                              _return_http_data_only=True)
+            return True
+        except ApiException as e:
+            if e.status == 404:
+                return False
+            raise
+
+    def namespace(self, name: str, labels: dict | None = None) -> None:
+        self.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels or {}}})
+
+    # -- once per cluster: CRDs, RBAC, kwok rules ------------------------------------------------
+    def install_base(self) -> None:
+        bins = self.cluster.bins
+        for project in ("argo", "katib"):
+            for f in sorted(bins.crd_dir(project).glob("*.yaml")):
+                for doc in yaml.safe_load_all(f.read_text()):
+                    if doc and doc.get("kind") == "CustomResourceDefinition":
+                        self.create(doc)
+        self._wait_crds(["workflows.argoproj.io", "experiments.kubeflow.org", "trials.kubeflow.org"])
+        viewer = "cockpit-viewer"
+        self.create({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+                     "metadata": {"name": "cockpit-viewer-view"},
+                     "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"},
+                     "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": viewer}]})
+        self.create({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+                     "metadata": {"name": "cockpit-node-reader"},
+                     "rules": [{"apiGroups": [""], "resources": ["nodes"], "verbs": ["get", "list", "watch"]}]})
+        self.create({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+                     "metadata": {"name": "cockpit-viewer-nodes"},
+                     "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                                 "name": "cockpit-node-reader"},
+                     "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": viewer}]})
+        # The Argo controller exits unless its config map exists.
+        self.namespace("argo")
+        self.create({"apiVersion": "v1", "kind": "ConfigMap",
+                     "metadata": {"name": "workflow-controller-configmap", "namespace": "argo"},
+                     "data": {"namespaceParallelism": "20"}})
+        # As Argo's own install does: workflows readable by whoever has `view`.
+        self.create({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+                     "metadata": {"name": "argo-aggregate-to-view",
+                                  "labels": {"rbac.authorization.k8s.io/aggregate-to-view": "true"}},
+                     "rules": [{"apiGroups": ["argoproj.io"],
+                                "resources": ["workflows", "workflows/finalizers", "workflowtemplates",
+                                              "cronworkflows", "clusterworkflowtemplates", "workflowtaskresults"],
+                                "verbs": ["get", "list", "watch"]}]})
+
+    def _wait_crds(self, names: list[str], timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        for name in names:
+            while time.monotonic() < deadline:
+                try:
+                    crd = self.api.call_api(f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{name}",
+                                            "GET", response_type="object", _return_http_data_only=True)
+                    conds = {c["type"]: c["status"] for c in (crd.get("status") or {}).get("conditions") or []}
+                    if conds.get("Established") == "True":
+                        break
+                except ApiException:
+                    pass
+                time.sleep(0.2)
+
+    # -- the default fleet and workloads -------------------------------------------------------
+    def seed_all(self, log=print) -> None:
+        wd = self.cluster.workdir
+        logs = self.cluster.logs_dir
+        logs.mkdir(parents=True, exist_ok=True)
+        (logs / "training.log").touch()
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(self.create, default_nodes()))
+        self.create({"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
+                     "metadata": {"name": "standard",
+                                  "annotations": {"storageclass.kubernetes.io/is-default-class": "true"}},
+                     "provisioner": "kubernetes.io/no-provisioner", "volumeBindingMode": "Immediate"})
+        for ns in (*TEAM_NAMESPACES, "gpu-operator", "argo"):
+            self.namespace(ns, {"demo.gpu-cockpit.dev/seeded": "true"})
+        self._kwok_rules(wd)
+        self._team_workloads()
+        self._gpu_operator()
+        self._argo()
+        self._katib()
+        log("seeded the demo fleet: 7 nodes, workloads in " + ", ".join((*TEAM_NAMESPACES, "gpu-operator", "argo")))
+
+    def _kwok_rules(self, wd: Path) -> None:
+        http_port = self.cluster.simulator_port()
+        train_log = str(self.cluster.logs_dir / "training.log")
+        self.create({"apiVersion": "kwok.x-k8s.io/v1alpha1", "kind": "ClusterLogs",
+                     "metadata": {"name": "demo-training-logs"},
+                     "spec": {"selector": {}, "logs": [{"logsFile": train_log, "follow": True}]}})
+        exec_root = wd / "exec-root"
+        exec_root.mkdir(exist_ok=True)
+        self.create({"apiVersion": "kwok.x-k8s.io/v1alpha1", "kind": "ClusterExec",
+                     "metadata": {"name": "demo-exec"},
+                     "spec": {"selector": {}, "execs": [{"local": {
+                         "workDir": str(exec_root),
+                         "envs": [{"name": "PS1", "value": "demo-pod$ "}, {"name": "HOME", "value": str(exec_root)}],
+                     }}]}})
+        self.create({"apiVersion": "kwok.x-k8s.io/v1alpha1", "kind": "ClusterPortForward",
+                     "metadata": {"name": "demo-port-forward"},
+                     "spec": {"selector": {}, "forwards": [
+                         {"ports": [8888, 6006, 2746, 9400], "target": {"address": "127.0.0.1", "port": http_port}},
+                     ]}})
+
+    def _team_workloads(self) -> None:
+        vision, nlp = TEAM_NAMESPACES
+        a100 = {"nvidia.com/gpu.product": "NVIDIA-A100-SXM4-80GB"}
+        claims = [
+            (pvc("alice-data", vision, "40Gi"), "40Gi", True),
+            (pvc("imagenet", vision, "2Ti", modes=("ReadOnlyMany",)), "2Ti", True),
+            (pvc("checkpoints", nlp, "500Gi", modes=("ReadWriteMany",)), "500Gi", True),
+            (pvc("scratch-fast", nlp, "100Gi", storage_class="nvme-local"), "", False),
+        ]
+        for claim, size, bind in claims:
+            if bind:
+                self.create(pv_for(claim, size))
+            self.create(claim)
+        items = [
+            job("resnet50-train", vision, gpus=1, run_for=LONG, node_selector=a100,
+                labels={"team": "vision", "experiment": "resnet50"}),
+            job("resnet50-eval", vision, gpus=1, run_for="2s", node_selector=a100, labels={"team": "vision"}),
+            job("vit-large-finetune", vision, gpus=2, run_for="3s", exit_code=137, reason="OOMKilled",
+                labels={"team": "vision"}),
+            job("ddp-resnet152", vision, gpus=4, run_for=LONG, node_selector=a100, labels={"team": "vision"}),
+            job("llama-pretrain-16gpu", nlp, gpus=16, run_for=LONG, node_selector=a100, labels={"team": "nlp"}),
+            job("bert-finetune", nlp, gpus=2, run_for=LONG, node_selector=a100, labels={"team": "nlp"}),
+            job("tokenize-corpus", nlp, gpus=0, run_for="2s", labels={"team": "nlp"},
+                image="python:3.11-slim", command=["python", "tokenize.py"]),
+            job("t5-eval", nlp, gpus=1, run_for="3s", exit_code=1, labels={"team": "nlp"}),
+            job("llm-serve-bench", nlp, gpus=8, run_for=LONG, labels={"team": "nlp"},
+                node_selector={"nvidia.com/gpu.product": "NVIDIA-H100-80GB-HBM3"},
+                tolerations=[{"key": "dedicated", "operator": "Equal", "value": "llm", "effect": "NoSchedule"}]),
+            job("mig-notebook-tests", nlp, gpus=1, resource="nvidia.com/mig-1g.10gb", run_for=LONG,
+                labels={"team": "nlp"}),
+            job("whisper-inference", nlp, gpus=2, run_for=LONG, labels={"team": "nlp"},
+                node_selector={"nvidia.com/gpu.product": "Tesla-T4-SHARED"}),
+            dev_pod("dev-box-alice", vision, "alice-data"),
+        ]
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(self.create, items))
+
+    def _gpu_operator(self) -> None:
+        ns = "gpu-operator"
+        gpu_nodes = {"nvidia.com/gpu.present": "true", FLEET_LABEL: "default"}
+        items = [
+            daemonset("nvidia-device-plugin-daemonset", ns, "nvidia-device-plugin-daemonset", selector=gpu_nodes),
+            daemonset("gpu-feature-discovery", ns, "gpu-feature-discovery", selector=gpu_nodes,
+                      image="nvcr.io/nvidia/k8s-device-plugin:v0.17.0"),
+            daemonset("nvidia-container-toolkit-daemonset", ns, "nvidia-container-toolkit-daemonset",
+                      selector=gpu_nodes, image="nvcr.io/nvidia/k8s/container-toolkit:v1.17.0-ubuntu20.04"),
+            daemonset("nvidia-dcgm-exporter", ns, "nvidia-dcgm-exporter", selector=gpu_nodes,
+                      image="nvcr.io/nvidia/k8s/dcgm-exporter:3.3.9-3.6.1-ubuntu22.04",
+                      ports=[{"name": "gpu-metrics", "containerPort": 9400}]),
+            daemonset("nvidia-operator-validator", ns, "nvidia-operator-validator", selector=gpu_nodes,
+                      image="nvcr.io/nvidia/cloud-native/gpu-operator-validator:v24.9.0"),
+            deployment("gpu-operator", ns, "nvcr.io/nvidia/gpu-operator:v24.9.0"),
+            {"apiVersion": "v1", "kind": "Service",
+             "metadata": {"name": "nvidia-dcgm-exporter", "namespace": ns, "labels": {"app": "nvidia-dcgm-exporter"}},
+             "spec": {"selector": {"app": "nvidia-dcgm-exporter"},
+                      "ports": [{"name": "gpu-metrics", "port": 9400, "targetPort": 9400}]}},
+        ]
+        for validator in ("nvidia-cuda-validator", "nvidia-device-plugin-validator"):
+            items.append(job(validator, ns, gpus=0, run_for="1s", labels={"app": validator},
+                             image="nvcr.io/nvidia/cloud-native/gpu-operator-validator:v24.9.0",
+                             command=["sh", "-c", "echo validations are successful"]))
+        for item in items:
+            self.create(item)
+
+    def _argo(self) -> None:
+        ns = "argo"
+        self.create(deployment("workflow-controller", ns, "quay.io/argoproj/workflow-controller:v4.0.2"))
+        self.create(deployment("argo-server", ns, "quay.io/argoproj/argocli:v4.0.2",
+                               ports=[{"name": "web", "containerPort": 2746}]))
+        self.create({"apiVersion": "v1", "kind": "Service",
+                     "metadata": {"name": "argo-server", "namespace": ns},
+                     "spec": {"selector": {"app": "argo-server"},
+                              "ports": [{"name": "web", "port": 2746, "targetPort": 2746}]}})
+        quick = pod_annotations("1s")
+        running = pod_annotations(LONG)
+        self.create(workflow("train-pipeline-7xk2p", "team-vision", [
+            ("preprocess", "", quick), ("train", "preprocess", running), ("evaluate", "train", quick)],
+            gpu_step="train"))
+        self.create(workflow("nightly-eval-2q9vd", "team-nlp", [
+            ("fetch-data", "", quick), ("eval-a", "fetch-data", quick), ("eval-b", "fetch-data", quick),
+            ("report", "eval-a && eval-b", quick)]))
+        self.create(workflow("feature-build-m4t8c", "team-nlp", [
+            ("extract", "", quick), ("transform", "extract", pod_annotations("1s", exit_code=2)),
+            ("load", "transform", quick)]))
+
+    def _katib(self) -> None:
+        rng = random.Random(42)
+        running = experiment("bert-lr-search", "team-nlp", max_trials=12)
+        done = experiment("resnet-bs-search", "team-vision", max_trials=6, parallel=2)
+        for exp, states, finished in (
+            (running, ["Succeeded"] * 4 + ["Failed", "EarlyStopped", "Running", "Running", "Pending"], False),
+            (done, ["Succeeded"] * 6, True),
+        ):
+            trials = trial_objects(exp, states, rng)
+            stored = self.create(exp, status=experiment_status(exp, trials, finished))
+            if stored is None:  # seeded by an earlier `up`
+                continue
+            owner = {"apiVersion": "kubeflow.org/v1beta1", "kind": "Experiment", "name": exp["metadata"]["name"],
+                         "uid": stored["metadata"]["uid"], "controller": True, "blockOwnerDeletion": True}
+            for trial, status in trials:
+                trial["metadata"]["ownerReferences"] = [owner]
+                stored_trial = self.create(trial, status=status)
+                if stored_trial and status["conditions"][-1]["type"] == "Running":
+                    name, ns = trial["metadata"]["name"], trial["metadata"]["namespace"]
+                    run = job(name, ns, gpus=1, run_for=LONG, labels={
+                        "katib.kubeflow.org/experiment": exp["metadata"]["name"],
+                        "katib.kubeflow.org/trial": name})
+                    run["metadata"]["ownerReferences"] = [{
+                        "apiVersion": "kubeflow.org/v1beta1", "kind": "Trial", "name": name,
+                        "uid": stored_trial["metadata"]["uid"], "controller": True, "blockOwnerDeletion": True}]
+                    run["spec"]["template"]["spec"]["containers"][0]["name"] = "training-container"
+                    self.create(run)
+
+    # -- large clusters for benchmarks ---------------------------------------------------------
+    def scale(self, nodes: int, pods: int, log=print, workers: int = 32) -> None:
+        """Add `nodes` 8-GPU nodes and `pods` running pods spread over them, concurrently."""
+        t0 = time.monotonic()
+        names = [f"bench-node-{i:04d}" for i in range(nodes)]
+        a100 = _gfd_labels("NVIDIA-A100-SXM4-80GB", 8, 81920, "ampere", "8.0")
+        with ThreadPoolExecutor(workers) as pool:
+            list(pool.map(lambda n: self.create(node(n, gpus={"nvidia.com/gpu": 8}, labels=a100, fleet="bench")),
+                          names))
+        log(f"created {nodes} nodes in {time.monotonic() - t0:.1f}s")
+        if not pods or not names:
+            return
+        t1 = time.monotonic()
+        per_ns = 1000
+        namespaces = [f"bench-{i:02d}" for i in range((pods + per_ns - 1) // per_ns)]
+        for ns in namespaces:
+            self.namespace(ns, {"demo.gpu-cockpit.dev/bench": "true"})
+
+        def make(i: int) -> None:
+            ns = namespaces[i // per_ns]
+            self.create({
+                "apiVersion": "v1", "kind": "Pod",
+                "metadata": {"name": f"worker-{i:05d}", "namespace": ns,
+                             "labels": {"app": "bench", "shard": str(i % 16)}},
+                "spec": {"nodeName": names[i % len(names)], "restartPolicy": "Never",
+                         "containers": [gpu_container("train", "ghcr.io/example/bench:1", ["sleep", "infinity"],
+                                                      gpus=1 if i % 2 == 0 else 0, cpu="1", memory="1Gi")]},
+            })
+
+        with ThreadPoolExecutor(workers) as pool:
+            list(pool.map(make, range(pods)))
+        log(f"created {pods} pods in {time.monotonic() - t1:.1f}s")

@@ -1,0 +1,422 @@
+"""A resource table on Textual's Line API, sized for 100,000 rows.
+
+Only visible lines are rendered, each from the `RowStore` on demand. The owner mutates the
+store and passes the returned `Delta` to `apply`; the table then repaints as little as it can.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.cells import cell_len, set_cell_size
+from rich.segment import Segment
+from rich.style import Style
+from textual import events
+from textual.binding import Binding, BindingType
+from textual.cache import LRUCache
+from textual.geometry import Size
+from textual.message import Message
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from cockpit.kube.model import Column
+from cockpit.kube.store import Delta, RowStore
+
+_STATUSES = ("ok", "warn", "error", "pending", "done")
+_MARK = "•"
+
+# (column index, width, align) for each column shown
+Layout = list[tuple[int, int, str]]
+
+
+def _fit(text: str, width: int, align: str) -> str:
+    """Pad or truncate `text` to exactly `width` cells."""
+    if width <= 0:
+        return ""
+    length = cell_len(text)
+    if length > width:
+        return set_cell_size(text, width - 1) + "…"
+    pad = " " * (width - length)
+    return pad + text if align == "right" else text + pad
+
+
+def layout_columns(columns: list[Column], width: int) -> Layout:
+    """Fit columns into `width` cells (one-cell gaps). Drops the highest `priority` first
+    (rightmost on a tie); the last column shown takes whatever is left."""
+    shown = list(range(len(columns)))
+
+    def needed() -> int:
+        return sum(columns[i].width for i in shown) + len(shown) - 1
+
+    while len(shown) > 1 and needed() > width:
+        droppable = [i for i in shown if columns[i].priority > 0]
+        if not droppable:
+            break
+        shown.remove(max(droppable, key=lambda i: (columns[i].priority, i)))
+    layout: Layout = []
+    x = 0
+    for n, i in enumerate(shown):
+        w = width - x if n == len(shown) - 1 else min(columns[i].width, width - x)
+        if w <= 0:
+            break
+        layout.append((i, w, columns[i].align))
+        x += w + 1
+    return layout
+
+
+class ResourceTable(ScrollView, can_focus=True):
+    DEFAULT_CSS = """
+    ResourceTable {
+        background: $surface;
+        color: $foreground;
+        height: 1fr;
+        overflow-x: hidden;
+        & > .resource-table--header { background: $panel; color: $foreground; text-style: bold; }
+        & > .resource-table--cursor {
+            background: $block-cursor-blurred-background;
+            color: $block-cursor-blurred-foreground;
+            text-style: $block-cursor-blurred-text-style;
+        }
+        &:focus > .resource-table--cursor {
+            background: $block-cursor-background;
+            color: $block-cursor-foreground;
+            text-style: $block-cursor-text-style;
+        }
+        & > .resource-table--marked { background: $accent 30%; }
+        & > .resource-table--placeholder { color: $text-muted; text-style: italic; }
+        & > .resource-table--status-ok { color: $success; }
+        & > .resource-table--status-warn { color: $warning; }
+        & > .resource-table--status-error { color: $error; }
+        & > .resource-table--status-pending { color: $accent; }
+        & > .resource-table--status-done { color: $text-muted; }
+    }
+    """
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "resource-table--header",
+        "resource-table--cursor",
+        "resource-table--marked",
+        "resource-table--placeholder",
+        *(f"resource-table--status-{s}" for s in _STATUSES),
+    }
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("up,k", "cursor_up", "Up", show=False, id="resource_table.cursor_up"),
+        Binding("down,j", "cursor_down", "Down", show=False, id="resource_table.cursor_down"),
+        Binding("pageup", "page_up", "Page up", show=False, id="resource_table.page_up"),
+        Binding("pagedown", "page_down", "Page down", show=False, id="resource_table.page_down"),
+        Binding("home,g", "first", "First", show=False, id="resource_table.first"),
+        Binding("end,G", "last", "Last", show=False, id="resource_table.last"),
+        Binding("space", "toggle_mark", "Mark", id="resource_table.toggle_mark"),
+        Binding("enter", "select", "Open", id="resource_table.select"),
+        Binding("less_than_sign,shift+left", "sort_prev", "Sort ←", id="resource_table.sort_prev"),
+        Binding("greater_than_sign,shift+right", "sort_next", "Sort →", id="resource_table.sort_next"),
+        Binding("exclamation_mark", "sort_reverse", "Reverse", id="resource_table.sort_reverse"),
+    ]
+
+    class _RowMessage(Message):
+        def __init__(self, table: ResourceTable, key: str) -> None:
+            super().__init__()
+            self.table = table
+            self.key = key
+
+        @property
+        def control(self) -> ResourceTable:
+            return self.table
+
+    class Highlighted(_RowMessage):
+        """The cursor moved to another row."""
+
+    class Selected(_RowMessage):
+        """Enter was pressed on a row."""
+
+    class SortChanged(Message):
+        def __init__(self, table: ResourceTable, column: int | None, reverse: bool) -> None:
+            super().__init__()
+            self.table = table
+            self.column = column  # None: sorted by key
+            self.reverse = reverse
+
+        @property
+        def control(self) -> ResourceTable:
+            return self.table
+
+    placeholder: reactive[str] = reactive("Loading…")
+
+    def __init__(
+        self,
+        columns: list[Column],
+        store: RowStore | None = None,
+        *,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self._columns = list(columns)
+        self._store = store if store is not None else RowStore()
+        self._view: list[str] = []  # snapshot of store.view() as of the last apply
+        self._cursor = 0
+        self._cursor_key: str | None = None
+        self._marked: set[str] = set()
+        self._strips: LRUCache[tuple[str, int, bool, bool], Strip] = LRUCache(1024)
+        self._columns_layout: tuple[int, Layout] | None = None
+        self._width = 0  # width the strip cache was built for
+
+    # -- public API ------------------------------------------------------------------------------
+
+    @property
+    def store(self) -> RowStore:
+        return self._store
+
+    @property
+    def columns(self) -> list[Column]:
+        return list(self._columns)
+
+    @property
+    def cursor_key(self) -> str | None:
+        return self._cursor_key
+
+    @property
+    def cursor_index(self) -> int:
+        return self._cursor
+
+    @property
+    def marked_keys(self) -> frozenset[str]:
+        return frozenset(self._marked)
+
+    def clear_marks(self) -> None:
+        self._marked.clear()
+        self._strips.clear()
+        self.refresh()
+
+    def set_store(self, store: RowStore, columns: list[Column] | None = None) -> None:
+        """Show another store (another kind), optionally with other columns."""
+        self._store = store
+        if columns is not None:
+            self._columns = list(columns)
+            self._columns_layout = None
+        self._cursor, self._cursor_key = 0, None
+        self._marked.clear()
+        self._strips.clear()
+        self._sync_view()
+        self.scroll_to(y=0, animate=False, force=True)
+        self.refresh()
+
+    def apply(self, delta: Delta) -> None:
+        """Catch up with a mutation of the store that returned `delta`."""
+        strips, width = self._strips, self._width
+        if len(delta.changed_keys) + len(delta.removed_keys) > len(strips):
+            strips.clear()  # cheaper than discarding a big delta key by key
+        else:
+            for key in (*delta.changed_keys, *delta.removed_keys):
+                for selected in (False, True):
+                    for marked in (False, True):
+                        strips.discard((key, width, selected, marked))
+        if delta.removed_keys:
+            self._marked.difference_update(delta.removed_keys)
+        if delta.order_changed:
+            self._sync_view()
+            self.refresh()
+            return
+        # Same rows in the same order: repaint only the visible lines that changed.
+        changed = delta.changed_keys
+        if not changed:
+            return
+        top = self.scroll_offset.y
+        for index in range(top, min(top + self._page_height, len(self._view))):
+            if self._view[index] in changed:
+                self.refresh_line(index + 1)  # virtual line 0 is the header
+
+    # -- cursor and view -------------------------------------------------------------------------
+
+    @property
+    def _page_height(self) -> int:
+        """Rows that fit under the header."""
+        return max(1, self.scrollable_content_region.height - 1)
+
+    def _sync_view(self) -> None:
+        """Take a new view snapshot; keep the cursor on its key and at the same screen row."""
+        old_index, old_key = self._cursor, self._cursor_key
+        screen_row = old_index - self.scroll_offset.y
+        self._view = view = self._store.view()
+        index = self._store.index(old_key) if old_key is not None else None
+        if index is None:
+            index = min(old_index, len(view) - 1)
+        self._cursor = max(index, 0)
+        self.virtual_size = Size(self.size.width, len(view) + 1)
+        if self.is_mounted and view:
+            if self._cursor != old_index:
+                self.scroll_to(y=self._cursor - screen_row, animate=False, force=True)
+            self._scroll_cursor_into_view()
+        self._set_cursor_key(view[self._cursor] if view else None)
+
+    def _set_cursor_key(self, key: str | None) -> None:
+        if key != self._cursor_key:
+            self._cursor_key = key
+            if key is not None:
+                self.post_message(self.Highlighted(self, key))
+
+    def _scroll_cursor_into_view(self) -> None:
+        top, page = self.scroll_offset.y, self._page_height
+        if self._cursor < top:
+            self.scroll_to(y=self._cursor, animate=False, force=True)
+        elif self._cursor >= top + page:
+            self.scroll_to(y=self._cursor - page + 1, animate=False, force=True)
+
+    def move_cursor(self, index: int) -> None:
+        if not self._view:
+            return
+        index = max(0, min(index, len(self._view) - 1))
+        old = self._cursor
+        self._cursor = index
+        self._set_cursor_key(self._view[index])
+        self.refresh_line(old + 1)
+        self.refresh_line(index + 1)
+        self._scroll_cursor_into_view()
+
+    def action_cursor_up(self) -> None:
+        self.move_cursor(self._cursor - 1)
+
+    def action_cursor_down(self) -> None:
+        self.move_cursor(self._cursor + 1)
+
+    def action_page_up(self) -> None:
+        self.move_cursor(self._cursor - self._page_height)
+
+    def action_page_down(self) -> None:
+        self.move_cursor(self._cursor + self._page_height)
+
+    def action_first(self) -> None:
+        self.move_cursor(0)
+
+    def action_last(self) -> None:
+        self.move_cursor(len(self._view) - 1)
+
+    def action_toggle_mark(self) -> None:
+        key = self._cursor_key
+        if key is None:
+            return
+        if key in self._marked:
+            self._marked.discard(key)
+        else:
+            self._marked.add(key)
+        self.refresh_line(self._cursor + 1)
+
+    def action_select(self) -> None:
+        if self._cursor_key is not None:
+            self.post_message(self.Selected(self, self._cursor_key))
+
+    def _set_sort(self, column: int | None, reverse: bool) -> None:
+        self.apply(self._store.set_sort(column, reverse))
+        self.post_message(self.SortChanged(self, column, reverse))
+
+    def _cycle_sort(self, step: int) -> None:
+        # Cycle through the columns on screen plus None (by key).
+        choices: list[int | None] = [None, *(i for i, _, _ in self._layout())]
+        current = self._store.sort_column
+        position = choices.index(current) if current in choices else 0
+        self._set_sort(choices[(position + step) % len(choices)], self._store.sort_reverse)
+
+    def action_sort_next(self) -> None:
+        self._cycle_sort(1)
+
+    def action_sort_prev(self) -> None:
+        self._cycle_sort(-1)
+
+    def action_sort_reverse(self) -> None:
+        self._set_sort(self._store.sort_column, not self._store.sort_reverse)
+
+    async def _on_click(self, event: events.Click) -> None:
+        offset = event.get_content_offset(self)
+        if offset is not None and offset.y >= 1:
+            self.move_cursor(self.scroll_offset.y + offset.y - 1)
+
+    # -- rendering -------------------------------------------------------------------------------
+
+    def watch_placeholder(self) -> None:
+        if not self._view:
+            self.refresh()
+
+    def notify_style_update(self) -> None:
+        # Theme change, CSS reload or focus change: every cached strip has stale colours.
+        super().notify_style_update()
+        self._strips.clear()
+
+    def _on_mount(self, event: events.Mount) -> None:
+        self._sync_view()
+
+    def _on_resize(self, event: events.Resize) -> None:
+        self.virtual_size = Size(self.size.width, len(self._view) + 1)
+        self._scroll_cursor_into_view()
+
+    def _layout(self) -> Layout:
+        width = self.size.width - self.scrollbar_size_vertical
+        if width != self._width:
+            # Drop strips of the old width now: after a row changes they would be stale.
+            self._width = width
+            self._strips.clear()
+        if self._columns_layout is None or self._columns_layout[0] != width:
+            # One cell on the left holds the mark glyph.
+            self._columns_layout = (width, layout_columns(self._columns, width - 1))
+        return self._columns_layout[1]
+
+    def _style(self, *names: str) -> Style:
+        if not names:
+            return self.rich_style
+        return self.rich_style + self.get_component_rich_style(*names)
+
+    def render_line(self, y: int) -> Strip:
+        layout = self._layout()
+        width = self._width
+        if y == 0:
+            return self._render_header(layout, width)
+        view = self._view
+        if not view:
+            if y != 1:
+                return Strip.blank(width, self.rich_style)
+            text = self.placeholder if self._store.total == 0 else "No rows match the filter"
+            style = self._style("resource-table--placeholder")
+            return Strip([Segment(_fit(" " + text, width, "left"), style)], width)
+        index = self.scroll_offset.y + y - 1
+        if index >= len(view):
+            return Strip.blank(width, self.rich_style)
+        key = view[index]
+        selected, marked = index == self._cursor, key in self._marked
+        cache_key = (key, width, selected, marked)
+        strip = self._strips.get(cache_key)
+        if strip is None:
+            strip = self._render_row(key, layout, width, selected, marked)
+            self._strips[cache_key] = strip
+        return strip
+
+    def _render_header(self, layout: Layout, width: int) -> Strip:
+        sort_column, arrow = self._store.sort_column, "▼" if self._store.sort_reverse else "▲"
+        titles = []
+        for i, w, align in layout:
+            title = self._columns[i].title
+            if i == sort_column:  # the arrow wins over the title's last cell
+                title = set_cell_size(title, min(cell_len(title), w - 1))
+                title = f"{title}{arrow}" if align == "left" else f"{arrow}{title}"
+            titles.append(_fit(title, w, align))
+        text = " " + " ".join(titles)
+        return Strip([Segment(_fit(text, width, "left"), self._style("resource-table--header"))], width)
+
+    def _render_row(self, key: str, layout: Layout, width: int, selected: bool, marked: bool) -> Strip:
+        row = self._store.get(key)
+        if row is None:  # the owner deleted it and has not called apply yet
+            return Strip.blank(width, self.rich_style)
+        cells = row.cells
+        text = (_MARK if marked else " ") + " ".join(
+            _fit(cells[i] if i < len(cells) else "", w, align) for i, w, align in layout
+        )
+        names: list[str] = []
+        if row.status in _STATUSES:
+            names.append(f"resource-table--status-{row.status}")
+        if marked:
+            names.append("resource-table--marked")
+        if selected:
+            names.append("resource-table--cursor")
+        # One plain-text segment: cells are never parsed as markup.
+        return Strip([Segment(_fit(text, width, "left"), self._style(*names))], width)
