@@ -369,7 +369,10 @@ class DemoCluster:
              "--executor-image", "quay.io/argoproj/argoexec:" + VERSIONS["ARGO_VERSION"],
              "--workflow-workers", "8", "--pod-cleanup-workers", "2", "--loglevel", "info"],
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
-            env={**os.environ, "KUBECONFIG": str(self.kubeconfig), "LEADER_ELECTION_DISABLE": "true"},
+            env={**os.environ, "KUBECONFIG": str(self.kubeconfig), "LEADER_ELECTION_DISABLE": "true",
+                 # Re-check running workflows every second rather than every ten: steps on simulated
+                 # pods take a second or two, and tests wait on them.
+                 "DEFAULT_REQUEUE_TIME": "1s"},
         )
         self.controller_pidfile.write_text(str(proc.pid))
 

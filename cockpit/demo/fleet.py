@@ -461,7 +461,9 @@ class Seeder:
         self.namespace("argo")
         self.create({"apiVersion": "v1", "kind": "ConfigMap",
                      "metadata": {"name": "workflow-controller-configmap", "namespace": "argo"},
-                     "data": {"namespaceParallelism": "20"}})
+                     # Metrics servers bind fixed ports and would clash between two demo clusters.
+                     "data": {"namespaceParallelism": "20", "metricsConfig": "enabled: false\n",
+                              "telemetryConfig": "enabled: false\n"}})
         # As Argo's own install does: workflows readable by whoever has `view`.
         self.create({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
                      "metadata": {"name": "argo-aggregate-to-view",

@@ -1,0 +1,92 @@
+"""Shared fixtures: one demo cluster and one Docker engine per test session.
+
+With CI=true nothing that needs the cluster or the engine may skip: a missing piece fails.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def unavailable(reason: str) -> None:
+    if IN_CI:
+        pytest.fail(f"{reason} (CI=true: integration tests may not skip)", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def demo_cluster(tmp_path_factory):
+    """A demo cluster of its own for this test session, on a free port."""
+    from cockpit.demo.cluster import DemoCluster, DemoError, free_port
+
+    workdir = tmp_path_factory.mktemp("demo")
+    cluster = DemoCluster(workdir=workdir)
+    try:
+        cluster.up(port=free_port(), log=lambda *_: None)
+    except DemoError as e:
+        cluster.down(log=lambda *_: None)
+        unavailable(f"demo cluster unavailable: {e}")
+    yield cluster
+    cluster.down(log=lambda *_: None)
+
+
+@pytest.fixture(scope="session")
+def kube_admin(demo_cluster):
+    return api_client(demo_cluster, "cockpit-demo")
+
+
+@pytest.fixture(scope="session")
+def kube_viewer(demo_cluster):
+    return api_client(demo_cluster, "cockpit-demo-viewer")
+
+
+def api_client(cluster, context: str):
+    from kubernetes import client, config
+
+    cfg = client.Configuration()
+    config.load_kube_config(str(cluster.kubeconfig), context=context, client_configuration=cfg)
+    return client.ApiClient(cfg)
+
+
+@pytest.fixture(scope="session")
+def docker_engine(tmp_path_factory):
+    from tests.support.engine import EngineUnavailable, start_engine
+
+    try:
+        engine = start_engine(tmp_path_factory.mktemp("engine"))
+    except EngineUnavailable as e:
+        unavailable(f"docker engine unavailable: {e}")
+    yield engine
+    engine.stop()
+
+
+def wait_for(predicate, timeout: float = 30.0, interval: float = 0.2, what: str = "condition"):
+    """Poll a cluster-side condition in a test (never used inside the product)."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last value: {last!r}")
+
+
+@pytest.fixture
+def unique_name(request):
+    base = request.node.name.lower().replace("_", "-")[:30].strip("-")
+    return f"{base}-{int(time.time() * 1000) % 100000}"
+
+
+def pytest_collection_modifyitems(config, items):
+    root = Path(__file__).parent
+    for item in items:
+        rel = Path(item.fspath).relative_to(root).parts[0]
+        if rel in ("integration", "e2e"):
+            item.add_marker(pytest.mark.cluster)
