@@ -256,7 +256,7 @@ def workflow(name: str, namespace: str, steps: list[tuple[str, str, dict]], *, g
 # -- Katib -------------------------------------------------------------------------------------
 
 def _ts(seconds_ago: float) -> str:
-    t = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=seconds_ago)
+    t = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=seconds_ago)
     return t.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 

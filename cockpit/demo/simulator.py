@@ -23,7 +23,7 @@ MAX_LOG_BYTES = 4 * 1024 * 1024
 
 
 def cri_line(text: str, stream: str = "stdout", when: dt.datetime | None = None) -> str:
-    ts = (when or dt.datetime.now(dt.timezone.utc)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    ts = (when or dt.datetime.now(dt.UTC)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     return f"{ts} {stream} F {text}\n"
 
 
@@ -40,7 +40,7 @@ def training_line(step: int, rng: random.Random) -> str:
 
 
 class JupyterStandIn(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):  # noqa: N802 - the http.server API
+    def do_GET(self):
         body = b"<html><head><title>Jupyter Server (demo)</title></head><body>Jupyter demo</body></html>\n"
         self.send_response(200)
         self.send_header("Content-Type", "text/html")

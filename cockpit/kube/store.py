@@ -89,6 +89,7 @@ class RowStore:
         self._hidden: set[str] = set()  # keys failing the filter
         self._predicate: Predicate | None = None
         self._filter_text = ""
+        self._scope: str | None = None
         self._sort_column: int | None = None
         self._reverse = False
         # Sort value per key; None while sorting by key (the key is its own sort value).
@@ -127,6 +128,10 @@ class RowStore:
     @property
     def sort_reverse(self) -> bool:
         return self._reverse
+
+    def keys(self) -> list[str]:
+        """Every key in the store, filtered out or not."""
+        return list(self._rows)
 
     def get(self, key: str) -> Row | None:
         return self._rows.get(key)
@@ -206,11 +211,28 @@ class RowStore:
     def clear(self) -> Delta:
         return self.apply([], list(self._rows))
 
+    @property
+    def scope(self) -> str | None:
+        return self._scope
+
+    def set_scope(self, namespace: str | None) -> Delta:
+        """Show one namespace only (None: all). Rows without a namespace are always shown."""
+        self._scope = namespace
+        return self.set_filter(self._filter_text)
+
     def set_filter(self, text: str) -> Delta:
         """Plain text (case-insensitive substring over all cells), a regex when the text has regex
         metacharacters and compiles, and/or `-l key=value,key2!=v,key3` label selectors."""
         self._filter_text = text
-        self._predicate = predicate = parse_filter(text)
+        predicate = parse_filter(text)
+        ns = self._scope
+        if ns is not None:
+            text_pred = predicate
+
+            def predicate(row: Row) -> bool:
+                return (not row.namespace or row.namespace == ns) and (text_pred is None or text_pred(row))
+
+        self._predicate = predicate
         if predicate is None:
             self._hidden = set()
         else:

@@ -1,0 +1,634 @@
+"""The Textual app: one live resource table whose contents follow the pane the user picked, a
+status line, k9s-style command and filter prompts, drill-downs and describe/YAML views.
+
+Data arrives from `ClusterHub` informer threads; a timer drains their batched changes at the
+configured repaint rate, so nothing here waits on the network, and nothing polls the cluster.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import App, ComposeResult
+from textual.binding import Binding, BindingType
+from textual.message import Message
+from textual.widgets import Footer, Input, Static
+
+from cockpit import __version__
+from cockpit.kube import argo as argomod
+from cockpit.kube.connection import ConnectionProblem, Kubeconfig, make_api_client
+from cockpit.kube.gpu_view import GPU_COLUMNS, gpu_rows, totals_line
+from cockpit.kube.hub import ClusterHub
+from cockpit.kube.informer import CONNECTING, ERROR, FORBIDDEN, LIVE
+from cockpit.kube.kinds import KINDS, kind_by_alias
+from cockpit.kube.model import Column, Row
+from cockpit.kube.store import RowStore
+from cockpit.kube.text import clean
+from cockpit.ui.widgets.resource_table import ResourceTable
+
+CONTEXT_COLUMNS = (Column("CURRENT", 7), Column("NAME", 30), Column("CLUSTER", 24, priority=1),
+                   Column("USER", 20, priority=2), Column("NAMESPACE", 16, priority=1))
+STEP_COLUMNS = (Column("STEP", 34), Column("TYPE", 9, priority=2), Column("PHASE", 10), Column("POD", 40, priority=1),
+                Column("DURATION", 8, "right", priority=2), Column("MESSAGE", 30, priority=3))
+HOLDER_COLUMNS = (Column("NAMESPACE", 16, priority=1), Column("POD", 40), Column("GPUS", 18),
+                  Column("STATUS", 16), Column("AGE", 6, "right", priority=2))
+
+# Pane order is also the digit shortcut order.
+PANES = ("gpu", "pods", "jobs", "workflows", "experiments", "pvcs", "nodes", "namespaces", "contexts")
+PANE_TITLES = {"gpu": "GPU allocation", "contexts": "Contexts", **{k: v.title for k, v in KINDS.items()}}
+COMMAND_ALIASES = {"gpu": "gpu", "gpus": "gpu", "ctx": "contexts", "context": "contexts", "contexts": "contexts"}
+
+
+@dataclass
+class View:
+    """What the table shows: a pane, or a drill-down pushed on top of one."""
+
+    id: str
+    title: str
+    columns: tuple[Column, ...]
+    store: RowStore
+    feed_id: str | None = None  # the hub feed whose rows fill the store directly
+    rows_fn: Callable[[], list[Row]] | None = None  # drill-downs: rows recomputed on change
+    depends_on: tuple[str, ...] = ()  # feeds whose change means rows_fn must run again
+    kind_id: str | None = None  # what describe/yaml fetch for a row
+    cursor: str | None = None
+    extra: dict = field(default_factory=dict)
+
+
+class ContextReady(Message):
+    def __init__(self, context: str, api, problem: ConnectionProblem | None):
+        super().__init__()
+        self.context, self.api, self.problem = context, api, problem
+
+
+class CockpitApp(App):
+    TITLE = "gpu-cockpit"
+    CSS = """
+    Screen { layout: vertical; }
+    #topbar { height: 1; background: $panel; color: $foreground; padding: 0 1; }
+    #panebar { height: 1; background: $boost; color: $text-muted; padding: 0 1; }
+    #prompt { dock: bottom; height: 1; border: none; padding: 0 1; display: none; background: $panel; }
+    #prompt.visible { display: block; }
+    #prompt:focus { border: none; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("colon", "command", "Command", id="app.command", key_display=":"),
+        Binding("slash", "filter", "Filter", id="app.filter", key_display="/"),
+        Binding("question_mark", "help", "Help", id="app.help", key_display="?"),
+        Binding("escape", "back", "Back", id="app.back", show=False),
+        Binding("d", "describe", "Describe", id="app.describe"),
+        Binding("y", "yaml", "YAML", id="app.yaml"),
+        Binding("q", "quit", "Quit", id="app.quit"),
+        *(Binding(str(i + 1), f"pane('{p}')", PANE_TITLES[p], show=False, id=f"app.pane_{p}")
+          for i, p in enumerate(PANES)),
+    ]
+
+    def __init__(self, kubeconfig: Kubeconfig | None = None, *, context: str | None = None,
+                 namespace: str | None = None, read_only: bool = False, start_pane: str = "pods",
+                 recorded: dict[str, list[dict]] | None = None, clock: Callable[[], float] = time.time,
+                 repaint_hz: float = 10.0, gpu_names=None, gpu_prefixes=None):
+        super().__init__()
+        self.kubeconfig = kubeconfig or Kubeconfig([], {}, "", [])
+        self.context = context or self.kubeconfig.current
+        self.namespace = namespace  # None: all namespaces
+        self.read_only = read_only
+        self.clock = clock
+        self.recorded = recorded
+        self.repaint_hz = repaint_hz
+        self.gpu_opts = {k: v for k, v in (("gpu_names", gpu_names), ("gpu_prefixes", gpu_prefixes)) if v}
+        self.hub: ClusterHub | None = None
+        self.problem: ConnectionProblem | None = None
+        self.views: dict[str, View] = {}
+        self.stack: list[View] = []
+        self.current: View | None = None
+        self._prompt_mode = ""
+        self._filter_timer = None
+        self._start_pane = start_pane
+        self._gpu_totals = ""
+        self._last_age_refresh = 0.0
+
+    # -- layout ------------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield Static(id="topbar")
+        yield Static(id="panebar")
+        yield ResourceTable(list(GPU_COLUMNS), id="table")
+        yield Input(id="prompt")
+        yield Footer()
+
+    @property
+    def table(self) -> ResourceTable:
+        return self.query_one("#table", ResourceTable)
+
+    def on_mount(self) -> None:
+        self._build_views()
+        for p in self.kubeconfig.problems:
+            self.notify(str(p), severity="error", timeout=10)
+        self.show_pane(self._start_pane if self._start_pane in self.views else "pods")
+        if self.recorded is not None:
+            self._load_recorded()
+        elif self.context:
+            self.connect(self.context)
+        else:
+            self.problem = self.kubeconfig.problems[0] if self.kubeconfig.problems else ConnectionProblem(
+                "no kubeconfig context to connect to")
+        self.set_interval(1 / max(1.0, min(self.repaint_hz, 60.0)), self.flush)
+        self.table.focus()
+        self.refresh_bars()
+
+    def _build_views(self) -> None:
+        for pane in PANES:
+            if pane == "gpu":
+                self.views[pane] = View(pane, PANE_TITLES[pane], GPU_COLUMNS, RowStore(), kind_id="nodes")
+            elif pane == "contexts":
+                self.views[pane] = View(pane, "Contexts", CONTEXT_COLUMNS, RowStore(self._context_rows()))
+            else:
+                kind = KINDS[pane]
+                self.views[pane] = View(pane, kind.title, kind.columns, RowStore(), feed_id=pane, kind_id=pane)
+        self._apply_scope()
+
+    def _context_rows(self) -> list[Row]:
+        out = []
+        for name, c in self.kubeconfig.contexts.items():
+            mark = "*" if name == self.context else ""
+            out.append(Row(key=name, cells=(mark, clean(name), clean(c.cluster), clean(c.user), clean(c.namespace)),
+                           status="ok" if mark else "", name=name))
+        return out
+
+    # -- connection --------------------------------------------------------------------------
+    def _new_hub(self, api) -> ClusterHub:
+        return ClusterHub(api, clock=self.clock, offline=api is None, **self.gpu_opts)
+
+    def _load_recorded(self) -> None:
+        self.hub = self._new_hub(None)
+        for kind_id, objs in (self.recorded or {}).items():
+            self.hub.load(kind_id, objs)
+        self.flush()
+
+    def connect(self, context: str) -> None:
+        self.context = context
+        if self.hub:
+            self.hub.close()
+        self.hub = None
+        self.problem = None
+        for view in self.views.values():
+            if view.feed_id:
+                self._apply(view, view.store.clear())
+        self._set_context_rows()
+        self._create_client(context)
+        self.refresh_bars()
+
+    @work(thread=True, exclusive=True, group="connect", exit_on_error=False)
+    def _create_client(self, context: str) -> None:
+        api = make_api_client(self.kubeconfig, context)
+        if isinstance(api, ConnectionProblem):
+            self.post_message(ContextReady(context, None, api))
+        else:
+            self.post_message(ContextReady(context, api, None))
+
+    def on_context_ready(self, msg: ContextReady) -> None:
+        if msg.context != self.context:
+            return
+        if msg.problem:
+            self.problem = msg.problem
+            self.notify(str(msg.problem), severity="error", timeout=10)
+            self.refresh_bars()
+            return
+        self.hub = self._new_hub(msg.api)
+        self.hub.start_core()
+        if self.current and self.current.feed_id:
+            self.hub.ensure(self.current.feed_id)
+        self.refresh_bars()
+
+    def _set_context_rows(self) -> None:
+        view = self.views["contexts"]
+        store = view.store
+        delta = store.apply(self._context_rows(), [k for k in list(store.view()) if k not in self.kubeconfig.contexts])
+        self._apply(view, delta)
+
+    # -- the repaint tick ---------------------------------------------------------------------
+    def flush(self) -> None:
+        hub = self.hub
+        if hub is None:
+            return
+        changed_feeds = set()
+        for ch in hub.drain():
+            changed_feeds.add(ch.kind)
+            view = self.views.get(ch.kind)
+            if view is None or view.feed_id != ch.kind:
+                continue
+            deletes = ch.deletes
+            if ch.reset:
+                keep = {r.key for r in ch.upserts}
+                deletes = [k for k in view.store.keys() if k not in keep]
+            self._apply(view, view.store.apply(ch.upserts, deletes))
+        now = time.monotonic()
+        if now - self._last_age_refresh > 5:
+            self._last_age_refresh = now
+            for view in self.views.values():
+                if view.feed_id:
+                    rows = hub.refresh_times(view.feed_id)
+                    if rows:
+                        self._apply(view, view.store.apply(rows, []))
+        dirty = hub.gpu.take_dirty()
+        if dirty:
+            self._update_gpu(dirty)
+        for view in self.stack + ([self.current] if self.current else []):
+            if view.rows_fn and (set(view.depends_on) & changed_feeds or view.extra.get("stale", True)):
+                view.extra["stale"] = False
+                self._refill(view)
+        self.refresh_bars()
+
+    def _update_gpu(self, dirty: set[str]) -> None:
+        hub = self.hub
+        view = self.views["gpu"]
+        upserts: list[Row] = []
+        deletes: list[str] = []
+        for name in dirty:
+            alloc = hub.gpu.allocation(name)
+            old = [k for k in view.store.keys() if k.split("|", 1)[0] == name]
+            new = gpu_rows(alloc) if alloc else []
+            upserts.extend(new)
+            keep = {r.key for r in new}
+            deletes.extend(k for k in old if k not in keep)
+        self._apply(view, view.store.apply(upserts, deletes))
+        self._gpu_totals = totals_line(hub.gpu.all_allocations())
+
+    def _refill(self, view: View) -> None:
+        rows = view.rows_fn() if view.rows_fn else []
+        keep = {r.key for r in rows}
+        delta = view.store.apply(rows, [k for k in view.store.keys() if k not in keep])
+        self._apply(view, delta)
+
+    def _apply(self, view: View, delta) -> None:
+        if view is self.current:
+            self.table.apply(delta)
+
+    # -- panes and drill-downs -----------------------------------------------------------------
+    def show_pane(self, pane: str) -> None:
+        self.stack.clear()
+        self._show(self.views[pane])
+        if self.hub and self.views[pane].feed_id:
+            self.hub.ensure(self.views[pane].feed_id)
+
+    def _show(self, view: View) -> None:
+        if self.current is not None:
+            self.current.cursor = self.table.cursor_key
+        self.current = view
+        table = self.table
+        table.set_store(view.store, list(view.columns))
+        if view.cursor and view.store.index(view.cursor) is not None:
+            table.move_cursor(view.store.index(view.cursor))
+        self.refresh_bars()
+
+    def push_view(self, view: View) -> None:
+        if self.current:
+            self.stack.append(self.current)
+        self._show(view)
+        if view.rows_fn:
+            self._refill(view)
+
+    def pop_view(self) -> bool:
+        if not self.stack:
+            return False
+        view = self.current
+        if view and view.extra.get("drop_feed") and self.hub:
+            self.hub.drop(view.extra["drop_feed"])
+        self._show(self.stack.pop())
+        return True
+
+    def on_resource_table_selected(self, msg: ResourceTable.Selected) -> None:
+        view, key = self.current, msg.key
+        if view is None:
+            return
+        if view.id == "contexts":
+            self.connect(key)
+            self.notify(f"switched to context {key}", timeout=3)
+        elif view.id == "namespaces":
+            self.set_namespace(None if key == self.namespace else key)
+        elif view.id == "gpu":
+            self._drill_node(key.split("|", 1)[0])
+        elif view.id == "nodes":
+            self._drill_node(key)
+        elif view.id == "workflows":
+            self._drill_workflow(key)
+        elif view.id == "experiments":
+            self._drill_experiment(key)
+        elif view.id == "jobs":
+            self._drill_job(key)
+
+    def _pod_rows(self, pred: Callable[[Row], bool]) -> list[Row]:
+        feed = self.hub.feeds.get("pods") if self.hub else None
+        return [r for r in feed.snapshot() if pred(r)] if feed else []
+
+    def _drill_node(self, node: str) -> None:
+        def rows() -> list[Row]:
+            if not self.hub:
+                return []
+            holders = dict(self.hub.gpu.pods_on(node))
+            pods = {r.key: r for r in self._pod_rows(lambda r: r.key in holders)}
+            out = []
+            for key, gpus in holders.items():
+                r = pods.get(key)
+                ns, _, name = key.partition("/")
+                text = ", ".join(f"{v:g}×{k.split('/', 1)[-1]}" for k, v in sorted(gpus.items()))
+                out.append(Row(key=key, cells=(ns, name, text, r.cells[3] if r else "", r.cells[7] if r else ""),
+                               sort=(ns, name, sum(gpus.values()), r.cells[3] if r else "", r.sort[7] if r else 0),
+                               status=r.status if r else "", namespace=ns, name=name))
+            return out
+
+        self.push_view(View(f"node:{node}", f"Pods holding GPUs on {node}", HOLDER_COLUMNS, RowStore(),
+                            rows_fn=rows, depends_on=("pods", "nodes"), kind_id="pods"))
+
+    def _drill_job(self, key: str) -> None:
+        ns, _, name = key.partition("/")
+        self.push_view(View(f"job:{key}", f"Pods of job {key}", KINDS["pods"].columns, RowStore(),
+                            rows_fn=lambda: self._pod_rows(lambda r: r.namespace == ns and r.labels.get("job-name") == name),
+                            depends_on=("pods",), kind_id="pods"))
+
+    def _drill_workflow(self, key: str) -> None:
+        ns, _, name = key.partition("/")
+
+        def rows() -> list[Row]:
+            feed = self.hub.feeds.get("workflows") if self.hub else None
+            wf = feed.get_object(key) if feed else None
+            if not wf:
+                return []
+            out = []
+            for i, s in enumerate(argomod.step_tree(wf, self.clock())):
+                hint = {"Succeeded": "done", "Running": "ok", "Failed": "error", "Error": "error",
+                        "Pending": "pending"}.get(s.phase, "")
+                out.append(Row(key=f"{i:04d}|{s.pod_name or s.node_id}", cells=(
+                    "  " * s.depth + s.name, s.type, s.phase, s.pod_name, s.duration, s.message),
+                    sort=(i, s.type, s.phase, s.pod_name, s.duration, s.message), status=hint,
+                    namespace=ns, name=s.pod_name))
+            return out
+
+        self.push_view(View(f"wf:{key}", f"Steps of workflow {key}", STEP_COLUMNS, RowStore(), rows_fn=rows,
+                            depends_on=("workflows",), kind_id="pods"))
+
+    def _drill_experiment(self, key: str) -> None:
+        ns, _, name = key.partition("/")
+        feed_id = f"trials:{key}"
+        if self.hub:
+            self.hub.ensure("trials", namespace=ns, label_selector=f"katib.kubeflow.org/experiment={name}",
+                            feed_id=feed_id)
+
+        def rows() -> list[Row]:
+            feed = self.hub.feeds.get(feed_id) if self.hub else None
+            return feed.snapshot() if feed else []
+
+        self.push_view(View(f"exp:{key}", f"Trials of experiment {key}", KINDS["trials"].columns, RowStore(),
+                            rows_fn=rows, depends_on=(feed_id,), kind_id="trials", extra={"drop_feed": feed_id}))
+
+    def set_namespace(self, namespace: str | None) -> None:
+        self.namespace = namespace
+        self._apply_scope()
+        self.notify(f"namespace: {namespace or 'all'}", timeout=2)
+        self.refresh_bars()
+
+    def _apply_scope(self) -> None:
+        for view in self.views.values():
+            kind = KINDS.get(view.id)
+            if kind and kind.namespaced:
+                self._apply(view, view.store.set_scope(self.namespace))
+
+    # -- status lines ---------------------------------------------------------------------------
+    def _connection_text(self) -> tuple[str, str]:
+        if self.problem:
+            return "✖ " + str(self.problem), "error"
+        if self.hub is None:
+            return "◌ connecting", ""
+        view = self.current
+        feed_id = view.feed_id if view and view.feed_id else "pods"
+        state, detail = self.hub.state(feed_id)
+        if state == LIVE:
+            return "● live", "ok"
+        if state == FORBIDDEN:
+            return "⊘ forbidden", "warn"
+        if state == ERROR:
+            return f"✖ reconnecting: {detail}", "error"
+        return "◌ connecting", ""
+
+    def refresh_bars(self) -> None:
+        if not self.is_mounted or self.current is None:
+            return
+        conn, _ = self._connection_text()
+        ns = self.namespace or "all"
+        top = Text.assemble(("gpu-cockpit ", "bold"), f"{__version__}  ",
+                            ("ctx ", "dim"), clean(self.context or "-"), ("  ns ", "dim"), clean(ns), "  ", conn)
+        if self.read_only:
+            top.append("  [READ-ONLY]", "bold reverse")
+        self.query_one("#topbar", Static).update(top)
+        view = self.current
+        store = view.store
+        count = f"{len(store)}" if len(store) == store.total else f"{len(store)}/{store.total}"
+        bar = Text.assemble((view.title, "bold"), f" ({count})")
+        if store.filter_text:
+            bar.append(f"  filter: {store.filter_text}")
+        if view.id == "gpu":
+            bar.append("  " + (self._gpu_totals or ""))
+            if self.hub and not self.hub.gpu.pods_known:
+                bar.append("  allocation unknown: pods cannot be listed", "bold")
+        self.query_one("#panebar", Static).update(bar)
+        self._update_placeholder()
+
+    def _update_placeholder(self) -> None:
+        view = self.current
+        table = self.table
+        if self.problem:
+            table.placeholder = f"Not connected: {self.problem}"
+            return
+        feed_id = view.feed_id or next(iter(view.depends_on), None)
+        if self.hub and feed_id:
+            state, detail = self.hub.state(feed_id)
+            if state == FORBIDDEN:
+                table.placeholder = f"Forbidden: {detail}"
+                return
+            if state == ERROR:
+                table.placeholder = f"Cannot list: {detail}"
+                return
+            if state == CONNECTING:
+                table.placeholder = "Loading…"
+                return
+        table.placeholder = f"No {view.title.lower()}"
+
+    # -- prompt: command and filter --------------------------------------------------------------
+    def action_command(self) -> None:
+        self._open_prompt("command", ":")
+
+    def action_filter(self) -> None:
+        self._open_prompt("filter", "/", self.current.store.filter_text if self.current else "")
+
+    def _open_prompt(self, mode: str, placeholder: str, value: str = "") -> None:
+        prompt = self.query_one("#prompt", Input)
+        self._prompt_mode = mode
+        prompt.placeholder = placeholder + (" pods, gpu, jobs, wf, exp, pvc, nodes, ns, ctx …" if mode == "command"
+                                            else " text, regex or -l key=value")
+        prompt.value = value
+        prompt.add_class("visible")
+        prompt.focus()
+
+    def _close_prompt(self) -> None:
+        prompt = self.query_one("#prompt", Input)
+        prompt.remove_class("visible")
+        self._prompt_mode = ""
+        self.table.focus()
+
+    @on(Input.Changed, "#prompt")
+    def _prompt_changed(self, event: Input.Changed) -> None:
+        if self._prompt_mode != "filter":
+            return
+        if self._filter_timer:
+            self._filter_timer.stop()
+        value = event.value
+        self._filter_timer = self.set_timer(0.15, lambda: self._set_filter(value))
+
+    def _set_filter(self, text: str) -> None:
+        view = self.current
+        if view:
+            self._apply(view, view.store.set_filter(text))
+            self.refresh_bars()
+
+    @on(Input.Submitted, "#prompt")
+    def _prompt_submitted(self, event: Input.Submitted) -> None:
+        mode = self._prompt_mode
+        self._close_prompt()
+        if mode == "filter":
+            self._set_filter(event.value)
+        elif mode == "command":
+            self.run_command(event.value)
+
+    def run_command(self, text: str) -> None:
+        words = text.strip().lstrip(":").split()
+        if not words:
+            return
+        head, args = words[0].lower(), words[1:]
+        if head in ("q", "quit", "q!"):
+            self.exit()
+            return
+        if head in ("ns", "namespace", "namespaces") and args:
+            self.set_namespace(None if args[0] in ("all", "-A", "*") else args[0])
+            return
+        if head in ("ctx", "context", "contexts") and args:
+            if args[0] in self.kubeconfig.contexts:
+                self.connect(args[0])
+            else:
+                self.notify(f"no context named {clean(args[0])}", severity="error")
+            return
+        pane = COMMAND_ALIASES.get(head)
+        if pane is None:
+            kind = kind_by_alias(head)
+            pane = kind.id if kind and kind.id in self.views else None
+        if pane is None:
+            self.notify(f"unknown command: {clean(text)}", severity="warning")
+            return
+        self.show_pane(pane)
+
+    # -- actions ---------------------------------------------------------------------------------
+    def action_pane(self, pane: str) -> None:
+        self.show_pane(pane)
+
+    def action_back(self) -> None:
+        if self._prompt_mode:
+            if self._prompt_mode == "filter":
+                self._set_filter("")
+            self._close_prompt()
+            return
+        if self.pop_view():
+            return
+        if self.current and self.current.store.filter_text:
+            self._set_filter("")
+
+    def action_help(self) -> None:
+        from cockpit.ui.screens.help import HelpScreen
+
+        self.push_screen(HelpScreen(self._binding_table()))
+
+    def _binding_table(self) -> list[tuple[str, str, str]]:
+        rows = []
+        for b in [*self.BINDINGS, *ResourceTable.BINDINGS]:
+            if isinstance(b, Binding):
+                keys = b.key_display or b.key
+                rows.append((keys, b.description, b.id or ""))
+        return rows
+
+    def _selected_object(self) -> tuple[str, str, str] | None:
+        view = self.current
+        key = self.table.cursor_key
+        if not view or not key or not view.kind_id:
+            return None
+        row = view.store.get(key)
+        if view.id == "gpu":
+            return "nodes", "", key.split("|", 1)[0]
+        if row is None or not row.name:
+            return None
+        return view.kind_id, row.namespace, row.name
+
+    def action_describe(self) -> None:
+        self._open_text("describe")
+
+    def action_yaml(self) -> None:
+        self._open_text("yaml")
+
+    def _open_text(self, mode: str) -> None:
+        target = self._selected_object()
+        if target is None or self.hub is None or self.hub.api is None:
+            self.notify("nothing to show here", severity="warning", timeout=2)
+            return
+        from cockpit.ui.screens.text import TextScreen
+
+        kind_id, ns, name = target
+        title = f"{'Describe' if mode == 'describe' else 'YAML'} {KINDS[kind_id].api_kind} {ns + '/' if ns else ''}{name}"
+        screen = TextScreen(clean(title))
+        self.push_screen(screen)
+        self._fetch_text(screen, mode, kind_id, ns, name)
+
+    @work(thread=True, group="fetch", exit_on_error=False)
+    def _fetch_text(self, screen, mode: str, kind_id: str, ns: str, name: str) -> None:
+        from kubernetes.client.rest import ApiException
+
+        from cockpit.kube import describe
+
+        api = self.hub.api if self.hub else None
+        try:
+            obj = describe.fetch(api, KINDS[kind_id].resource, ns, name)
+            if mode == "yaml":
+                text = describe.as_yaml(obj)
+            else:
+                try:
+                    events = describe.events_for(api, ns, name, (obj.get("metadata") or {}).get("uid", ""))
+                except ApiException:
+                    events = []
+                text = describe.describe_text(obj, events)
+        except ApiException as e:
+            text = f"Cannot fetch: {e.status} {clean(e.reason)}"
+        except Exception as e:  # network trouble must not crash the app
+            text = f"Cannot fetch: {clean(str(e), 300)}"
+        self.call_from_thread(screen.set_text, text)
+
+    def on_unmount(self) -> None:
+        if self.hub:
+            self.hub.close()
+
+
+def run_app(args) -> int:
+    import signal
+
+    kubeconfig = Kubeconfig.load(args.kubeconfig)
+    context = args.context
+    if context and context not in kubeconfig.contexts:
+        kubeconfig.problems.append(ConnectionProblem(f"context {context!r} not found", kubeconfig.path_string,
+                                                     context))
+        context = None
+    namespace = None if args.all_namespaces else args.namespace
+    app = CockpitApp(kubeconfig, context=context, namespace=namespace, read_only=args.read_only)
+
+    # The SSH connection dropped: leave at once, closing streams on the way.
+    signal.signal(signal.SIGHUP, lambda *_: app.call_later(app.exit))
+    app.run()
+    return 0

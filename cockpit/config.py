@@ -1,0 +1,621 @@
+"""Settings: one typed, frozen object read from YAML at `locations.config_file()`, with COCKPIT_* overrides.
+
+Every key is listed once in `KEYS` (path, type, description, environment variable); the validator, the
+defaults shown by `cockpit config keys` and the README table all come from that list.
+
+Bad content never raises: each wrong value is reported as a `ConfigProblem` naming file:line and the
+dotted field path, and the default is kept for that field.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import os
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, fields, is_dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import yaml
+from yaml.constructor import ConstructorError, SafeConstructor
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from cockpit import locations
+from cockpit.kube.gpu import DEFAULT_GPU_PREFIXES, DEFAULT_GPU_RESOURCES
+from cockpit.kube.quantity import parse_quantity
+
+__all__ = [
+    "KEYS",
+    "CleanupSettings",
+    "ConfigKey",
+    "ConfigProblem",
+    "ContextDefaults",
+    "ContextSettings",
+    "GpuResourceSettings",
+    "IdleSettings",
+    "LocatedYaml",
+    "ResourceDefaults",
+    "Settings",
+    "StorageDefaults",
+    "YamlSyntaxError",
+    "format_duration",
+    "format_keys",
+    "load_settings",
+    "parse_duration",
+    "read_located_yaml",
+]
+
+
+# --------------------------------------------------------------------------------------------------
+# The settings object
+
+
+@dataclass(frozen=True)
+class StorageDefaults:
+    pvc: str = ""
+    size: str = ""
+    mount_path: str = ""
+    storage_class: str = ""
+
+
+@dataclass(frozen=True)
+class ResourceDefaults:
+    cpu: str = ""
+    memory: str = ""
+    gpus: int = 0
+
+
+@dataclass(frozen=True)
+class ContextDefaults:
+    """What one kubeconfig context's entry under `contexts:` says."""
+
+    read_only: bool = False
+    namespace: str = ""
+    registry: str = ""
+    storage: StorageDefaults = field(default_factory=StorageDefaults)
+    resources: ResourceDefaults = field(default_factory=ResourceDefaults)
+
+
+@dataclass(frozen=True)
+class ContextSettings:
+    """The settings in force for one context: the global ones merged with the context's own."""
+
+    name: str
+    read_only: bool
+    namespace: str
+    registry: str
+    storage: StorageDefaults
+    resources: ResourceDefaults
+
+
+@dataclass(frozen=True)
+class GpuResourceSettings:
+    names: tuple[str, ...] = DEFAULT_GPU_RESOURCES
+    prefixes: tuple[str, ...] = DEFAULT_GPU_PREFIXES
+
+
+@dataclass(frozen=True)
+class CleanupSettings:
+    finished_after: int = 24 * 3600  # seconds
+    idle_dev_pod_after: int = 8 * 3600  # seconds
+
+
+@dataclass(frozen=True)
+class IdleSettings:
+    window: int = 30 * 60  # seconds
+
+
+def _frozen_map(m: Mapping[str, Any] | None = None) -> Mapping[str, Any]:
+    return MappingProxyType(dict(m or {}))
+
+
+@dataclass(frozen=True)
+class Settings:
+    read_only: bool = False
+    contexts: Mapping[str, ContextDefaults] = field(default_factory=_frozen_map)
+    theme: str = "cockpit-dark"
+    repaint_hz: float = 10.0
+    log_line_cap: int = 20000
+    gpu_resources: GpuResourceSettings = field(default_factory=GpuResourceSettings)
+    cleanup: CleanupSettings = field(default_factory=CleanupSettings)
+    idle: IdleSettings = field(default_factory=IdleSettings)
+    keys: Mapping[str, str] = field(default_factory=_frozen_map)
+
+    def for_context(self, name: str | None) -> ContextSettings:
+        """Global settings merged with the context's own; read-only if either says so."""
+        own = self.contexts.get(name or "", ContextDefaults())
+        return ContextSettings(
+            name=name or "",
+            read_only=self.read_only or own.read_only,
+            namespace=own.namespace,
+            registry=own.registry,
+            storage=own.storage,
+            resources=own.resources,
+        )
+
+    @property
+    def keymap(self) -> dict[str, str]:
+        """The `keys:` remapping as a plain dict, ready for `App.set_keymap`."""
+        return dict(self.keys)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data (durations as "24h" strings), e.g. for `cockpit config show`."""
+        return _plain(self, ())
+
+
+def _plain(value: Any, path: tuple[str, ...]) -> Any:
+    if is_dataclass(value):
+        return {f.name: _plain(getattr(value, f.name), (*path, f.name)) for f in fields(value)}
+    if isinstance(value, Mapping):
+        return {k: _plain(v, (*path, "*")) for k, v in value.items()}
+    if isinstance(value, tuple):
+        return list(value)
+    if path and path[0] in ("cleanup", "idle"):
+        return format_duration(value)
+    return value
+
+
+# --------------------------------------------------------------------------------------------------
+# Problems and YAML with line numbers
+
+
+@dataclass(frozen=True)
+class ConfigProblem:
+    """One thing wrong in the configuration; `line` is 1-based, None where there is no line."""
+
+    file: str
+    line: int | None
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+
+
+class YamlSyntaxError(ValueError):
+    def __init__(self, line: int | None, message: str) -> None:
+        super().__init__(message)
+        self.line = line
+        self.message = message
+
+
+@dataclass
+class LocatedYaml:
+    """Plain YAML data plus the 1-based line of every mapping key, by path of keys."""
+
+    data: Any
+    lines: dict[tuple[str, ...], int] = field(default_factory=dict)
+    duplicates: list[tuple[tuple[str, ...], int]] = field(default_factory=list)
+
+    def line(self, path: Iterable[str]) -> int | None:
+        """The line of `path`, or of its nearest ancestor that has one."""
+        p = tuple(path)
+        while p:
+            if p in self.lines:
+                return self.lines[p]
+            p = p[:-1]
+        return self.lines.get((), None)
+
+
+def read_located_yaml(text: str) -> LocatedYaml:
+    """Parse YAML (safe tags only) recording key lines; raises YamlSyntaxError."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        raise YamlSyntaxError(mark.line + 1 if mark else None, _yaml_message(e)) from None
+    except yaml.YAMLError as e:
+        raise YamlSyntaxError(None, str(e)) from None
+    doc = LocatedYaml(None)
+    if root is None:
+        return doc
+    doc.lines[()] = root.start_mark.line + 1
+    constructor = SafeConstructor()
+    doc.data = _located(root, (), doc, constructor)
+    return doc
+
+
+def _yaml_message(e: yaml.MarkedYAMLError) -> str:
+    parts = [p for p in (e.context, e.problem) if p]
+    return "invalid YAML: " + ", ".join(parts) if parts else "invalid YAML"
+
+
+def _located(node: Node, path: tuple[str, ...], doc: LocatedYaml, constructor: SafeConstructor) -> Any:
+    if isinstance(node, MappingNode):
+        out: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = _scalar(key_node, constructor) if isinstance(key_node, ScalarNode) else repr(key_node)
+            sub = (*path, str(key))
+            line = key_node.start_mark.line + 1
+            if key in out:
+                doc.duplicates.append((sub, line))
+            doc.lines[sub] = line
+            out[key] = _located(value_node, sub, doc, constructor)
+        return out
+    if isinstance(node, SequenceNode):
+        return [_located(item, path, doc, constructor) for item in node.value]
+    return _scalar(node, constructor)
+
+
+def _scalar(node: Node, constructor: SafeConstructor) -> Any:
+    try:
+        return constructor.construct_object(node, deep=True)
+    except ConstructorError as e:
+        raise YamlSyntaxError(node.start_mark.line + 1, f"unsupported YAML value: {e.problem}") from None
+
+
+# --------------------------------------------------------------------------------------------------
+# Value checks: each takes a YAML value and returns the typed value or raises ValueError(message)
+
+
+def _type_name(v: Any) -> str:
+    if v is None:
+        return "nothing"
+    return {bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "a list",
+            dict: "a mapping"}.get(type(v), type(v).__name__)  # fmt: skip
+
+
+def _bool(v: Any) -> bool:
+    if isinstance(v, bool):
+        return v
+    raise ValueError(f"expected true or false, got {_type_name(v)} ({v!r})")
+
+
+def _str(v: Any) -> str:
+    if isinstance(v, str):
+        return v
+    raise ValueError(f"expected a string, got {_type_name(v)} ({v!r})")
+
+
+def _nonempty_str(v: Any) -> str:
+    s = _str(v).strip()
+    if not s:
+        raise ValueError("expected a non-empty string")
+    return s
+
+
+def _quantity(v: Any) -> str:
+    """A Kubernetes quantity ("4", "500m", "16Gi"); plain YAML numbers are accepted."""
+    if isinstance(v, bool) or not isinstance(v, (str, int, float)):
+        raise ValueError(f"expected a quantity such as 4, 500m or 16Gi, got {_type_name(v)} ({v!r})")
+    text = str(v).strip()
+    try:
+        if parse_quantity(text) < 0:
+            raise ValueError
+    except ValueError:
+        raise ValueError(f"{text!r} is not a quantity such as 4, 500m or 16Gi") from None
+    return text
+
+
+def _count(v: Any) -> int:
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise ValueError(f"expected a whole number, got {_type_name(v)} ({v!r})")
+    if v < 0:
+        raise ValueError(f"expected 0 or more, got {v}")
+    return v
+
+
+def _number_in(lo: float, hi: float) -> Callable[[Any], float]:
+    def check(v: Any) -> float:
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            raise ValueError(f"expected a number from {lo:g} to {hi:g}, got {_type_name(v)} ({v!r})")
+        if not lo <= v <= hi:
+            raise ValueError(f"{v:g} is out of range {lo:g}..{hi:g}")
+        return float(v)
+
+    return check
+
+
+def _int_at_least(lo: int) -> Callable[[Any], int]:
+    def check(v: Any) -> int:
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise ValueError(f"expected a whole number of at least {lo}, got {_type_name(v)} ({v!r})")
+        if v < lo:
+            raise ValueError(f"{v} is less than the minimum {lo}")
+        return v
+
+    return check
+
+
+def _str_list(v: Any) -> tuple[str, ...]:
+    if not isinstance(v, list):
+        raise ValueError(f"expected a list of strings, got {_type_name(v)} ({v!r})")
+    bad = [item for item in v if not isinstance(item, str) or not item.strip()]
+    if bad:
+        raise ValueError(f"expected a list of non-empty strings; bad entries: {bad!r}")
+    return tuple(item.strip() for item in v)
+
+
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)([smhdw])")
+
+
+def parse_duration(text: str) -> int:
+    """"30m", "24h", "7d", "1h30m", "90s" -> seconds. Raises ValueError."""
+    s = text.strip().lower()
+    pos, total = 0, 0.0
+    for m in _DURATION_PART.finditer(s):
+        if m.start() != pos:
+            break
+        total += float(m.group(1)) * _DURATION_UNITS[m.group(2)]
+        pos = m.end()
+    if not s or pos != len(s):
+        raise ValueError(f"{text!r} is not a duration such as 90s, 30m, 24h or 7d")
+    return round(total)
+
+
+def format_duration(seconds: int) -> str:
+    """Seconds -> the shortest "7d", "24h", "1h30m" form."""
+    if seconds <= 0:
+        return "0s"
+    out, rest = [], int(seconds)
+    for unit in ("d", "h", "m", "s"):
+        n, rest = divmod(rest, _DURATION_UNITS[unit])
+        if n:
+            out.append(f"{n}{unit}")
+    return "".join(out)
+
+
+def _duration(v: Any) -> int:
+    if not isinstance(v, str):
+        raise ValueError(f"expected a duration such as 30m, 24h or 7d, got {_type_name(v)} ({v!r})")
+    seconds = parse_duration(v)
+    if seconds <= 0:
+        raise ValueError(f"{v!r}: a duration must be longer than zero")
+    return seconds
+
+
+# --------------------------------------------------------------------------------------------------
+# The key table
+
+
+@dataclass(frozen=True)
+class ConfigKey:
+    """One configuration key. `path` uses <placeholders> for free-form mapping keys."""
+
+    path: str
+    type: str
+    description: str
+    check: Callable[[Any], Any] = field(repr=False, compare=False)
+    env: str | None = None
+
+    @property
+    def default(self) -> str:
+        """The default as it would be written in the YAML file."""
+        return _default_text(self.path)
+
+
+_CTX = "contexts.<name>"
+
+KEYS: tuple[ConfigKey, ...] = (
+    ConfigKey("read_only", "bool", "Never change anything in any cluster", _bool, "COCKPIT_READ_ONLY"),
+    ConfigKey(f"{_CTX}.read_only", "bool", "Never change anything through this kubeconfig context", _bool),
+    ConfigKey(f"{_CTX}.namespace", "str", "Namespace to open and launch into for this context", _nonempty_str),
+    ConfigKey(f"{_CTX}.registry", "str", "Image registry that launched images are pushed to", _nonempty_str),
+    ConfigKey(f"{_CTX}.storage.pvc", "str", "PersistentVolumeClaim mounted into launched pods", _nonempty_str),
+    ConfigKey(f"{_CTX}.storage.size", "quantity", "Size of the claim when the cockpit creates it", _quantity),
+    ConfigKey(f"{_CTX}.storage.mount_path", "str", "Where the claim is mounted in the pod", _nonempty_str),
+    ConfigKey(f"{_CTX}.storage.storage_class", "str", "StorageClass of a claim the cockpit creates",
+              _nonempty_str),  # fmt: skip
+    ConfigKey(f"{_CTX}.resources.cpu", "quantity", "Default CPU request of launched pods", _quantity),
+    ConfigKey(f"{_CTX}.resources.memory", "quantity", "Default memory request of launched pods", _quantity),
+    ConfigKey(f"{_CTX}.resources.gpus", "int", "Default GPU count of launched pods", _count),
+    ConfigKey("theme", "str", "Theme name (built-in or a file in the user themes folder)", _nonempty_str,
+              "COCKPIT_THEME"),  # fmt: skip
+    ConfigKey("repaint_hz", "float", "Most screen repaints per second for live tables (1..60)",
+              _number_in(1, 60), "COCKPIT_REPAINT_HZ"),  # fmt: skip
+    ConfigKey("log_line_cap", "int", "Most log lines kept per log view (at least 100)", _int_at_least(100),
+              "COCKPIT_LOG_LINE_CAP"),  # fmt: skip
+    ConfigKey("gpu_resources.names", "list[str]", "Extended resource names counted as GPUs", _str_list),
+    ConfigKey("gpu_resources.prefixes", "list[str]", "Resource name prefixes counted as GPUs (MIG slices)",
+              _str_list),  # fmt: skip
+    ConfigKey("cleanup.finished_after", "duration", "Offer to delete finished jobs older than this", _duration),
+    ConfigKey("cleanup.idle_dev_pod_after", "duration", "Flag dev pods with idle GPUs for longer than this",
+              _duration),  # fmt: skip
+    ConfigKey("idle.window", "duration", "Window over which GPU utilisation is judged idle", _duration),
+    ConfigKey("keys.<binding_id>", "str", 'Key remapping, e.g. quit: "ctrl+q,q" (passed to App.set_keymap)',
+              _nonempty_str),  # fmt: skip
+)
+
+ENV_CONFIG_PATH = "COCKPIT_CONFIG"
+
+
+def _schema() -> dict[str, Any]:
+    """KEYS as a tree: segment -> subtree | ConfigKey; "<...>" segments match any key."""
+    tree: dict[str, Any] = {}
+    for key in KEYS:
+        *parents, last = key.path.split(".")
+        node = tree
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[last] = key
+    return tree
+
+
+_SCHEMA = _schema()
+
+
+def _default_text(path: str) -> str:
+    parts = path.split(".")
+    if parts[0] == "keys":
+        return "(none)"
+    obj: Any = Settings()
+    for part in parts:
+        obj = ContextDefaults() if part.startswith("<") else getattr(obj, part)
+    if isinstance(obj, bool):
+        return "true" if obj else "false"
+    if isinstance(obj, tuple):
+        return "[" + ", ".join(obj) + "]"
+    if parts[0] in ("cleanup", "idle"):
+        return format_duration(obj)
+    if isinstance(obj, float) and obj.is_integer():
+        return str(int(obj))
+    if obj == "":
+        return '""'
+    return str(obj)
+
+
+def format_keys(markdown: bool = False) -> str:
+    """The key table for `cockpit config keys` (plain) or the README (markdown)."""
+    rows = [(k.path, k.type, k.default, k.env or "", k.description) for k in KEYS]
+    rows.append(("(config file path)", "path", str(locations.config_file()), ENV_CONFIG_PATH,
+                 "Read the configuration from this file instead"))  # fmt: skip
+    if markdown:
+        head = "| Key | Type | Default | Environment | Description |\n|---|---|---|---|---|\n"
+        return head + "\n".join(f"| `{p}` | {t} | `{d}` | {e and f'`{e}`'} | {desc} |" for p, t, d, e, desc in rows)
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    return "\n".join(
+        "  ".join(col.ljust(w) for col, w in zip(r[:4], widths, strict=True)) + "  " + r[4] for r in rows
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# Loading
+
+
+def load_settings(
+    path: Path | str | None = None, env: Mapping[str, str] = os.environ
+) -> tuple[Settings, list[ConfigProblem]]:
+    """Read the settings file (default `locations.config_file()`) and apply COCKPIT_* overrides.
+
+    Never raises for bad content: a missing file gives the defaults; each bad value keeps its default and
+    is reported.
+    """
+    if path is None:
+        configured = env.get(ENV_CONFIG_PATH)
+        path = Path(configured) if configured else locations.config_file()
+    path = Path(path)
+    problems: list[ConfigProblem] = []
+    values: dict[str, Any] = {}
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        text = ""
+    except (OSError, UnicodeDecodeError) as e:
+        problems.append(ConfigProblem(str(path), None, "", f"cannot read: {e}"))
+        text = ""
+    if text.strip():
+        values = _validate_text(text, str(path), problems)
+    _apply_env(values, env, problems)
+    return _build(values), problems
+
+
+def _validate_text(text: str, file: str, problems: list[ConfigProblem]) -> dict[str, Any]:
+    try:
+        doc = read_located_yaml(text)
+    except YamlSyntaxError as e:
+        problems.append(ConfigProblem(file, e.line, "", f"{e.message}; using all defaults"))
+        return {}
+    for dup_path, line in doc.duplicates:
+        problems.append(ConfigProblem(file, line, ".".join(dup_path), "key given twice; the last one wins"))
+    if doc.data is None:
+        return {}
+    if not isinstance(doc.data, dict):
+        problems.append(ConfigProblem(file, doc.line(()), "", "expected a mapping of settings at the top level"))
+        return {}
+    out = _walk(doc.data, _SCHEMA, (), doc, file, problems)
+    problems.sort(key=lambda p: (p.file, p.line or 0))
+    return out
+
+
+def _walk(
+    data: dict[Any, Any],
+    tree: dict[str, Any],
+    path: tuple[str, ...],
+    doc: LocatedYaml,
+    file: str,
+    problems: list[ConfigProblem],
+) -> dict[str, Any]:
+    wildcard = next((tree[k] for k in tree if k.startswith("<")), None)
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        sub = (*path, str(key))
+        dotted = ".".join(sub)
+        line = doc.line(sub)
+        if not isinstance(key, str):
+            problems.append(ConfigProblem(file, line, dotted, f"keys must be strings, got {_type_name(key)}"))
+            continue
+        spec = wildcard if wildcard is not None else tree.get(key)
+        if spec is None:
+            hint = difflib.get_close_matches(key, list(tree), n=1)
+            extra = f"; did you mean {hint[0]!r}?" if hint else f"; known keys: {', '.join(sorted(tree))}"
+            problems.append(ConfigProblem(file, line, dotted, f"unknown key{extra}"))
+            continue
+        if isinstance(spec, ConfigKey):
+            if value is None:
+                problems.append(ConfigProblem(file, line, dotted, f"no value; using the default {spec.default}"))
+                continue
+            try:
+                out[key] = spec.check(value)
+            except ValueError as e:
+                problems.append(ConfigProblem(file, line, dotted, f"{e}; using the default {spec.default}"))
+            continue
+        if value is None:  # an empty section: everything in it keeps its default
+            continue
+        if not isinstance(value, dict):
+            problems.append(
+                ConfigProblem(file, line, dotted, f"expected a mapping, got {_type_name(value)}; using defaults")
+            )
+            continue
+        out[key] = _walk(value, spec, sub, doc, file, problems)
+    return out
+
+
+def _env_value(key: ConfigKey, raw: str) -> Any:
+    if key.type == "bool":
+        word = raw.strip().lower()
+        if word in ("1", "true", "yes", "on"):
+            return True
+        if word in ("0", "false", "no", "off"):
+            return False
+        raise ValueError(f"expected 1/true/yes/on or 0/false/no/off, got {raw!r}")
+    if key.type == "str":
+        return key.check(raw)
+    try:
+        value = yaml.safe_load(raw)
+    except yaml.YAMLError:
+        value = raw
+    return key.check(value)
+
+
+def _apply_env(values: dict[str, Any], env: Mapping[str, str], problems: list[ConfigProblem]) -> None:
+    for key in KEYS:
+        if not key.env or not env.get(key.env, "").strip():
+            continue
+        try:
+            value = _env_value(key, env[key.env])
+        except ValueError as e:
+            problems.append(ConfigProblem("environment", None, key.env, f"{e}; ignored"))
+            continue
+        *parents, last = key.path.split(".")
+        node = values
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[last] = value
+
+
+def _build(values: dict[str, Any]) -> Settings:
+    contexts = {
+        name: ContextDefaults(
+            **{k: v for k, v in ctx.items() if k not in ("storage", "resources")},
+            storage=StorageDefaults(**ctx.get("storage", {})),
+            resources=ResourceDefaults(**ctx.get("resources", {})),
+        )
+        for name, ctx in values.get("contexts", {}).items()
+    }
+    sections = {
+        "gpu_resources": GpuResourceSettings,
+        "cleanup": CleanupSettings,
+        "idle": IdleSettings,
+    }
+    top = {k: v for k, v in values.items() if k not in sections and k not in ("contexts", "keys")}
+    return Settings(
+        **top,
+        contexts=_frozen_map(contexts),
+        keys=_frozen_map(values.get("keys")),
+        **{name: cls(**values.get(name, {})) for name, cls in sections.items()},
+    )

@@ -1,0 +1,96 @@
+"""Describe and YAML for any object: fetched on demand (rows keep only what they show), with
+the object's events, every string neutralised for the terminal. Blocking: call from a worker."""
+
+from __future__ import annotations
+
+import orjson
+import yaml
+
+from cockpit.kube.informer import Resource
+from cockpit.kube.text import clean, clean_log_line
+
+
+def fetch(api, resource: Resource, namespace: str, name: str) -> dict:
+    path = resource.path(namespace if resource.namespaced else None) + f"/{name}"
+    resp = api.call_api(path, "GET", header_params={"Accept": "application/json"}, auth_settings=["BearerToken"],
+                        _preload_content=False, _request_timeout=(5, 20), _return_http_data_only=True)
+    try:
+        return orjson.loads(resp.data)
+    finally:
+        resp.release_conn()
+
+
+def events_for(api, namespace: str, name: str, uid: str = "") -> list[dict]:
+    sel = f"involvedObject.name={name}" + (f",involvedObject.uid={uid}" if uid else "")
+    path = f"/api/v1/namespaces/{namespace}/events" if namespace else "/api/v1/events"
+    resp = api.call_api(path, "GET", query_params=[("fieldSelector", sel)], header_params={"Accept": "application/json"},
+                        auth_settings=["BearerToken"], _preload_content=False, _request_timeout=(5, 20),
+                        _return_http_data_only=True)
+    try:
+        items = orjson.loads(resp.data).get("items") or []
+    finally:
+        resp.release_conn()
+    return sorted(items, key=lambda e: e.get("lastTimestamp") or e.get("eventTime") or "")
+
+
+def _scrub(obj):
+    """Every string in the object, keys included, made safe to print."""
+    if isinstance(obj, dict):
+        return {clean(k, 256): _scrub(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_scrub(v) for v in obj]
+    if isinstance(obj, str):
+        return "\n".join(clean_log_line(line) for line in obj.split("\n"))
+    return obj
+
+
+def as_yaml(obj: dict) -> str:
+    meta = dict(obj.get("metadata") or {})
+    meta.pop("managedFields", None)
+    obj = {**obj, "metadata": meta}
+    return yaml.safe_dump(_scrub(obj), sort_keys=False, allow_unicode=True, width=120)
+
+
+def describe_text(obj: dict, events: list[dict]) -> str:
+    """A kubectl-describe-like summary: identity, labels, status conditions, the spec, events."""
+    meta = obj.get("metadata") or {}
+    lines = [f"Name:         {clean(meta.get('name'))}"]
+    if meta.get("namespace"):
+        lines.append(f"Namespace:    {clean(meta.get('namespace'))}")
+    lines.append(f"Kind:         {clean(obj.get('kind'))} ({clean(obj.get('apiVersion'))})")
+    lines.append(f"Created:      {clean(meta.get('creationTimestamp'))}")
+    for title, mapping in (("Labels", meta.get("labels")), ("Annotations", meta.get("annotations"))):
+        items = sorted((mapping or {}).items())
+        lines.append(f"{title + ':':<14}" + ("<none>" if not items else f"{clean(items[0][0])}={clean(items[0][1], 200)}"))
+        lines.extend(f"{'':<14}{clean(k)}={clean(v, 200)}" for k, v in items[1:])
+    owners = meta.get("ownerReferences") or []
+    if owners:
+        lines.append("Controlled By: " + ", ".join(f"{clean(o.get('kind'))}/{clean(o.get('name'))}" for o in owners))
+    status = obj.get("status") or {}
+    if isinstance(status, dict):
+        for key in ("phase", "reason", "message", "progress", "nodeName", "podIP", "startTime", "startedAt",
+                    "finishedAt", "completionTime"):
+            if status.get(key):
+                lines.append(f"{key[0].upper() + key[1:] + ':':<14}{clean(status.get(key), 300)}")
+        conds = status.get("conditions") or []
+        if conds:
+            lines.append("Conditions:")
+            lines.append(f"  {'Type':<26}{'Status':<8}Reason / Message")
+            for c in conds:
+                msg = clean(c.get("reason") or "", 60) + (f": {clean(c.get('message'), 160)}" if c.get("message") else "")
+                lines.append(f"  {clean(c.get('type'), 26):<26}{clean(c.get('status'), 8):<8}{msg}")
+    spec = obj.get("spec")
+    if spec:
+        lines.append("Spec:")
+        body = yaml.safe_dump(_scrub(spec), sort_keys=False, allow_unicode=True, width=120)
+        lines.extend("  " + line for line in body.splitlines())
+    lines.append("Events:")
+    if not events:
+        lines.append("  <none>")
+    for e in events[-50:]:
+        when = clean(e.get("lastTimestamp") or e.get("eventTime") or "", 25)
+        count = e.get("count") or 1
+        src = clean((e.get("source") or {}).get("component") or e.get("reportingComponent") or "", 30)
+        lines.append(f"  {clean(e.get('type'), 8):<8}{clean(e.get('reason'), 24):<24}{when:<22}x{count:<4}{src}: "
+                     f"{clean(e.get('message'), 300)}")
+    return "\n".join(lines)

@@ -1,0 +1,342 @@
+"""One cluster connection's live state: an informer per kind, batched changes for the UI, and
+the GPU allocation kept up to date one pod event at a time.
+
+Informer threads call into the feeds; the UI thread calls `drain()` on a timer (~10 Hz) and gets
+only what changed since the last call, so the screen repaints at most that often however fast
+the cluster changes. Nothing here imports Textual.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+
+from cockpit.kube import gpu as gpumod
+from cockpit.kube.informer import CONNECTING, FORBIDDEN, LIVE, STOPPED, Informer, Sink
+from cockpit.kube.kinds import KINDS, Kind
+from cockpit.kube.model import Row
+from cockpit.kube.rows import fmt_age, parse_time
+from cockpit.kube.text import clean
+
+
+@dataclass(slots=True)
+class Item:
+    row: Row
+    created: float | None
+    obj: dict | None = None
+
+
+@dataclass
+class Changes:
+    kind: str  # the feed id
+    upserts: list[Row] = field(default_factory=list)
+    deletes: list[str] = field(default_factory=list)
+    reset: bool = False
+
+
+class KindFeed(Sink):
+    """Pending changes of one kind, written by its informer thread, drained by the UI."""
+
+    def __init__(self, kind: Kind, on_delete: Callable[[str], None] | None = None,
+                 on_reset: Callable[[set[str]], None] | None = None, feed_id: str = ""):
+        self.kind = kind
+        self.feed_id = feed_id or kind.id
+        self.lock = threading.Lock()
+        self.items: dict[str, Item] = {}  # what the UI has been given (or will be)
+        self._pending: dict[str, Item | None] = {}
+        self._reset = False
+        self.state_name = CONNECTING
+        self.detail = ""
+        self.state_changed = True
+        self._on_delete = on_delete
+        self._on_reset = on_reset
+        self.informer: Informer | None = None
+
+    # informer thread
+    def upsert(self, key: str, item: Item) -> None:
+        with self.lock:
+            self.items[key] = item
+            self._pending[key] = item
+
+    def delete(self, key: str) -> None:
+        if self._on_delete:
+            self._on_delete(key)
+        with self.lock:
+            self.items.pop(key, None)
+            self._pending[key] = None
+
+    def reset(self, items: dict[str, Item]) -> None:
+        with self.lock:
+            gone = set(self.items) - set(items)
+            self.items = dict(items)
+            self._pending = dict(items)
+            self._reset = True
+        if self._on_reset:
+            self._on_reset(gone)
+
+    def state(self, state: str, detail: str = "") -> None:
+        with self.lock:
+            self.state_name, self.detail = state, clean(detail, 300)
+            self.state_changed = True
+
+    # UI thread
+    def drain(self) -> Changes | None:
+        with self.lock:
+            if not self._pending and not self._reset:
+                return None
+            pending, reset = self._pending, self._reset
+            self._pending, self._reset = {}, False
+        ch = Changes(self.feed_id, reset=reset)
+        for key, item in pending.items():
+            if item is None:
+                ch.deletes.append(key)
+            else:
+                ch.upserts.append(item.row)
+        return ch
+
+    def snapshot(self) -> list[Row]:
+        with self.lock:
+            return [i.row for i in self.items.values()]
+
+    def get_object(self, key: str) -> dict | None:
+        with self.lock:
+            item = self.items.get(key)
+            return item.obj if item else None
+
+
+class GpuState:
+    """Nodes' GPU pools and the pods holding them, maintained from watch events."""
+
+    def __init__(self, names: Iterable[str], prefixes: Iterable[str]):
+        self.lock = threading.Lock()
+        self.index = gpumod.PodGpuIndex(names, prefixes)
+        self.nodes: dict[str, gpumod.NodeGpu] = {}
+        self.dirty: set[str] = set()
+        self.pods_known = True
+        self.node_of: dict[str, str] = {}  # pod key -> node, to mark the right node on delete
+
+    def pod_seen(self, pod: dict) -> None:
+        key = gpumod.pod_key(pod)
+        node = (pod.get("spec") or {}).get("nodeName") or ""
+        with self.lock:
+            before = self.index.allocated(node) if node else None
+            old_node = self.node_of.get(key)
+            self.index.upsert(pod)
+            if node:
+                self.node_of[key] = node
+            if old_node and old_node != node:
+                self.dirty.add(old_node)
+            if node and (before != self.index.allocated(node) or old_node != node):
+                self.dirty.add(node)
+
+    def pod_gone(self, key: str) -> None:
+        with self.lock:
+            self.index.remove(key)
+            node = self.node_of.pop(key, None)
+            if node:
+                self.dirty.add(node)
+
+    def pods_reset(self, gone: set[str]) -> None:
+        for key in gone:
+            self.pod_gone(key)
+
+    def node_seen(self, node: dict) -> None:
+        info = gpumod.node_gpu_info(node, self.index.names, self.index.prefixes)
+        with self.lock:
+            if self.nodes.get(info.name) != info:
+                self.nodes[info.name] = info
+                self.dirty.add(info.name)
+
+    def node_gone(self, name: str) -> None:
+        with self.lock:
+            if self.nodes.pop(name, None) is not None:
+                self.dirty.add(name)
+
+    def nodes_reset(self, gone: set[str]) -> None:
+        for name in gone:
+            self.node_gone(name)
+
+    def take_dirty(self) -> set[str]:
+        with self.lock:
+            d, self.dirty = self.dirty, set()
+            return d
+
+    def allocation(self, name: str) -> gpumod.NodeAllocation | None:
+        with self.lock:
+            info = self.nodes.get(name)
+            if info is None or not info.pools:
+                return None
+            used = self.index.allocated(name) if self.pods_known else None
+            dra = self.index.has_dra_claims(name)
+        pools = {r: gpumod.PoolAllocation(r, p.allocatable, p.capacity,
+                                          None if used is None else used.get(r, 0.0), p.replicas)
+                 for r, p in info.pools.items()}
+        return gpumod.NodeAllocation(info, pools, dra)
+
+    def all_allocations(self) -> list[gpumod.NodeAllocation]:
+        with self.lock:
+            names = list(self.nodes)
+        return [a for a in (self.allocation(n) for n in names) if a is not None]
+
+    def pods_on(self, name: str) -> list[tuple[str, dict[str, float]]]:
+        with self.lock:
+            return self.index.pods_on(name)
+
+
+class ClusterHub:
+    """Informers for one API client. Kinds start when first asked for; pods and nodes always
+    run, cluster-wide when allowed, because GPU allocation needs every pod."""
+
+    def __init__(self, api, *, clock: Callable[[], float] = time.time,
+                 gpu_names: Iterable[str] = gpumod.DEFAULT_GPU_RESOURCES,
+                 gpu_prefixes: Iterable[str] = gpumod.DEFAULT_GPU_PREFIXES,
+                 fallback_namespace: str = "default", offline: bool = False):
+        self.api = api
+        # Offline hubs never open a connection: `load` feeds them recorded objects through the
+        # same transforms (deterministic snapshots of the UI).
+        self.offline = offline
+        self.clock = clock
+        self.gpu = GpuState(gpu_names, gpu_prefixes)
+        self.fallback_namespace = fallback_namespace
+        self.feeds: dict[str, KindFeed] = {}
+        self._closed = False
+
+    def _transform(self, kind: Kind) -> Callable[[dict], Item]:
+        clock, gpu = self.clock, self.gpu
+        names, prefixes = gpu.index.names, gpu.index.prefixes
+        build = kind.build
+
+        if kind.id == "pods":
+            def t(obj: dict) -> Item:
+                gpu.pod_seen(obj)
+                row = build(obj, clock(), names, prefixes)
+                return Item(row, parse_time((obj.get("metadata") or {}).get("creationTimestamp")))
+        elif kind.id == "nodes":
+            def t(obj: dict) -> Item:
+                gpu.node_seen(obj)
+                name = (obj.get("metadata") or {}).get("name", "")
+                row = build(obj, clock(), gpu.index.allocated(name) if gpu.pods_known else None, names, prefixes)
+                return Item(row, parse_time((obj.get("metadata") or {}).get("creationTimestamp")), _slim(obj))
+        elif kind.id == "jobs":
+            def t(obj: dict) -> Item:
+                return Item(build(obj, clock(), names, prefixes),
+                            parse_time((obj.get("metadata") or {}).get("creationTimestamp")), _slim(obj))
+        else:
+            def t(obj: dict) -> Item:
+                return Item(build(obj, clock()), parse_time((obj.get("metadata") or {}).get("creationTimestamp")),
+                            _slim(obj) if kind.keep_objects else None)
+        return t
+
+    def ensure(self, kind_id: str, *, namespace: str | None = None, label_selector: str = "",
+               feed_id: str | None = None) -> KindFeed:
+        """Start (once) the informer feeding `feed_id` (default: the kind's id)."""
+        feed_id = feed_id or kind_id
+        feed = self.feeds.get(feed_id)
+        if feed is not None:
+            return feed
+        kind = KINDS[kind_id]
+        on_delete = on_reset = None
+        if kind_id == "pods" and feed_id == "pods":
+            on_delete, on_reset = self.gpu.pod_gone, self.gpu.pods_reset
+        elif kind_id == "nodes":
+            on_delete, on_reset = self.gpu.node_gone, self.gpu.nodes_reset
+        feed = KindFeed(kind, on_delete, on_reset, feed_id)
+        self.feeds[feed_id] = feed
+        informer = Informer(self.api, kind.resource, feed, self._transform(kind), namespace=namespace,
+                            label_selector=label_selector, name=feed_id)
+        feed.informer = informer
+        if not self._closed and not self.offline:
+            informer.start()
+        return feed
+
+    def load(self, kind_id: str, objects: list[dict], *, feed_id: str | None = None) -> None:
+        """Feed recorded objects to an offline hub as if a list had returned them."""
+        from cockpit.kube.informer import object_key
+
+        feed = self.ensure(kind_id, feed_id=feed_id)
+        transform = self._transform(KINDS[kind_id])
+        feed.reset({object_key(o): transform(o) for o in objects})
+        feed.state(LIVE)
+
+    def drop(self, feed_id: str) -> None:
+        feed = self.feeds.pop(feed_id, None)
+        if feed and feed.informer:
+            feed.informer.stop()
+
+    def start_core(self) -> None:
+        self.ensure("nodes")
+        self.ensure("pods")
+
+    def pods_forbidden(self) -> bool:
+        feed = self.feeds.get("pods")
+        return feed is not None and feed.state_name == FORBIDDEN
+
+    def drain(self) -> list[Changes]:
+        out = []
+        for feed in list(self.feeds.values()):
+            ch = feed.drain()
+            if ch:
+                out.append(ch)
+        known = not self.pods_forbidden()
+        if known != self.gpu.pods_known:
+            with self.gpu.lock:
+                self.gpu.pods_known = known
+                self.gpu.dirty |= set(self.gpu.nodes)
+        return out
+
+    def refresh_times(self, feed_id: str) -> list[Row]:
+        """Rows whose time columns (AGE, DURATION) read differently now."""
+        feed = self.feeds.get(feed_id)
+        if feed is None:
+            return []
+        kind, now = feed.kind, self.clock()
+        age_col = kind.age_column
+        changed: list[Row] = []
+        with feed.lock:
+            items = list(feed.items.items())
+        for key, item in items:
+            if item.obj is not None and kind.id not in ("pods", "nodes"):
+                row = (kind.build(item.obj, now, self.gpu.index.names, self.gpu.index.prefixes)
+                       if kind.id == "jobs" else kind.build(item.obj, now))
+            elif age_col is not None and item.created is not None:
+                age = fmt_age(now - item.created)
+                if item.row.cells[age_col] == age:
+                    continue
+                cells = list(item.row.cells)
+                cells[age_col] = age
+                row = replace(item.row, cells=tuple(cells))
+            else:
+                continue
+            if row != item.row:
+                item.row = row
+                changed.append(row)
+        return changed
+
+    def state(self, feed_id: str) -> tuple[str, str]:
+        feed = self.feeds.get(feed_id)
+        if feed is None:
+            return STOPPED, ""
+        return feed.state_name, feed.detail
+
+    def live(self) -> bool:
+        return all(f.state_name == LIVE for f in self.feeds.values())
+
+    def close(self) -> None:
+        self._closed = True
+        for feed in self.feeds.values():
+            if feed.informer:
+                feed.informer.stop()
+
+
+_DROP_META = ("managedFields",)
+
+
+def _slim(obj: dict) -> dict:
+    """The object minus what no row needs (managedFields dominate small objects)."""
+    meta = obj.get("metadata")
+    if isinstance(meta, dict) and any(k in meta for k in _DROP_META):
+        obj = {**obj, "metadata": {k: v for k, v in meta.items() if k not in _DROP_META}}
+    return obj
+

@@ -1,0 +1,225 @@
+"""List+watch of one kind, in a thread of its own.
+
+The list is paged and read as raw JSON (orjson), so 10,000 pods never become generated model
+objects. The watch resumes from the last resourceVersion, asks for bookmarks, relists on
+410 Gone, and reconnects with capped exponential backoff. Each object is handed to
+`transform` in this thread (keep what a row needs, drop the rest) and the results reach
+the consumer through `sink`, which batches them for the UI.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+LIVE, CONNECTING, ERROR, FORBIDDEN, STOPPED = "live", "connecting", "error", "forbidden", "stopped"
+
+
+@dataclass(frozen=True)
+class Resource:
+    group: str
+    version: str
+    plural: str
+    namespaced: bool = True
+
+    def path(self, namespace: str | None = None) -> str:
+        base = f"/api/{self.version}" if not self.group else f"/apis/{self.group}/{self.version}"
+        if self.namespaced and namespace:
+            return f"{base}/namespaces/{namespace}/{self.plural}"
+        return f"{base}/{self.plural}"
+
+
+class Gone(Exception):
+    """The resourceVersion is too old: relist."""
+
+
+class Sink:
+    """Where an informer reports. `reset` replaces everything the informer reported before."""
+
+    def upsert(self, key: str, item: Any) -> None: ...
+    def delete(self, key: str) -> None: ...
+    def reset(self, items: dict[str, Any]) -> None: ...
+    def state(self, state: str, detail: str = "") -> None: ...
+
+
+def object_key(obj: dict) -> str:
+    meta = obj.get("metadata") or {}
+    ns, name = meta.get("namespace") or "", meta.get("name") or ""
+    return f"{ns}/{name}" if ns else name
+
+
+class Informer:
+    PAGE = 500
+    WATCH_SECONDS = 290
+
+    def __init__(self, api, resource: Resource, sink: Sink, transform: Callable[[dict], Any], *,
+                 namespace: str | None = None, label_selector: str = "", field_selector: str = "",
+                 name: str = ""):
+        self.api = api
+        self.resource = resource
+        self.sink = sink
+        self.transform = transform
+        self.namespace = namespace
+        self.label_selector = label_selector
+        self.field_selector = field_selector
+        self.name = name or resource.plural
+        self._stop = threading.Event()
+        self._response = None
+        self._thread = threading.Thread(target=self._run, name=f"informer-{self.name}", daemon=True)
+        self.resource_version = ""
+
+    def start(self) -> Informer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        resp = self._response
+        if resp is not None:
+            try:
+                resp.shutdown()  # unblocks a read in progress (urllib3 >= 2.3)
+            except Exception:
+                pass
+            try:
+                resp.release_conn()
+            except Exception:
+                pass
+
+    def join(self, timeout: float | None = None) -> None:
+        self._thread.join(timeout)
+
+    @property
+    def stopped(self) -> bool:
+        return self._stop.is_set()
+
+    # -- HTTP --------------------------------------------------------------------------------
+    def _query(self, **extra) -> list[tuple[str, Any]]:
+        q: list[tuple[str, Any]] = []
+        if self.label_selector:
+            q.append(("labelSelector", self.label_selector))
+        if self.field_selector:
+            q.append(("fieldSelector", self.field_selector))
+        q.extend((k, v) for k, v in extra.items() if v not in (None, ""))
+        return q
+
+    def _get(self, query, timeout):
+        return self.api.call_api(
+            self.resource.path(self.namespace), "GET", query_params=query,
+            header_params={"Accept": "application/json"}, auth_settings=["BearerToken"],
+            _preload_content=False, _request_timeout=timeout, _return_http_data_only=True)
+
+    def _list(self) -> None:
+        items: dict[str, Any] = {}
+        cont = ""
+        while True:
+            resp = self._get(self._query(limit=self.PAGE, **{"continue": cont}), (10, 60))
+            try:
+                body = orjson.loads(resp.data)
+            finally:
+                resp.release_conn()
+            for obj in body.get("items") or []:
+                items[object_key(obj)] = self.transform(obj)
+            meta = body.get("metadata") or {}
+            cont = meta.get("continue") or ""
+            if not cont:
+                self.resource_version = meta.get("resourceVersion", "")
+                break
+        self.sink.reset(items)
+
+    def _watch(self) -> None:
+        query = self._query(watch="true", resourceVersion=self.resource_version, allowWatchBookmarks="true",
+                            timeoutSeconds=self.WATCH_SECONDS)
+        resp = self._get(query, (10, self.WATCH_SECONDS + 30))
+        self._response = resp
+        try:
+            buf = b""
+            for chunk in resp.stream(65536, decode_content=True):
+                if self._stop.is_set():
+                    return
+                buf += chunk
+                while True:
+                    nl = buf.find(b"\n")
+                    if nl < 0:
+                        break
+                    line, buf = buf[:nl], buf[nl + 1:]
+                    if line.strip():
+                        self._event(orjson.loads(line))
+        finally:
+            self._response = None
+            resp.release_conn()
+
+    def _event(self, ev: dict) -> None:
+        kind, obj = ev.get("type"), ev.get("object") or {}
+        if kind == "ERROR":
+            if obj.get("code") == 410:
+                raise Gone()
+            raise RuntimeError(obj.get("message") or "watch error")
+        rv = (obj.get("metadata") or {}).get("resourceVersion")
+        if rv:
+            self.resource_version = rv
+        if kind == "BOOKMARK":
+            return
+        key = object_key(obj)
+        if kind == "DELETED":
+            self.sink.delete(key)
+        else:
+            self.sink.upsert(key, self.transform(obj))
+
+    # -- the loop ----------------------------------------------------------------------------
+    def _run(self) -> None:
+        from kubernetes.client.rest import ApiException
+
+        backoff = 0.5
+        need_list = True
+        while not self._stop.is_set():
+            try:
+                if need_list:
+                    self.sink.state(CONNECTING)
+                    self._list()
+                    need_list = False
+                    self.sink.state(LIVE)
+                self._watch()
+                backoff = 0.5  # a watch that ended normally (timeout) is healthy
+            except Gone:
+                need_list = True
+                continue
+            except ApiException as e:
+                if self._stop.is_set():
+                    break
+                if e.status in (401, 403):
+                    self.sink.state(FORBIDDEN, _reason(e))
+                    self._stop.wait(30)  # permissions change rarely; look again later
+                    need_list = True
+                    continue
+                if e.status == 404:
+                    self.sink.state(ERROR, "this kind is not served by the cluster")
+                    self._stop.wait(60)
+                    need_list = True
+                    continue
+                if e.status == 410:
+                    need_list = True
+                    continue
+                self.sink.state(ERROR, _reason(e))
+            except Exception as e:  # network errors of every flavour: reconnect
+                if self._stop.is_set():
+                    break
+                self.sink.state(ERROR, f"{type(e).__name__}: {str(e)[:200]}")
+            self._stop.wait(backoff * (1 + random.random() * 0.2))
+            backoff = min(backoff * 2, 30)
+            if not self.resource_version:
+                need_list = True
+        self.sink.state(STOPPED)
+
+
+def _reason(e) -> str:
+    try:
+        body = orjson.loads(e.body or b"{}")
+        return str(body.get("message") or e.reason)
+    except Exception:
+        return str(e.reason or e.status)
+
