@@ -122,9 +122,11 @@ class CockpitApp(App):
 
     @property
     def table(self) -> ResourceTable:
-        return self.query_one("#table", ResourceTable)
+        return self._table
 
     def on_mount(self) -> None:
+        # Held directly: pushed screens (describe, help) must not hide it from the repaint tick.
+        self._table = self.query_one("#table", ResourceTable)
         self._build_views()
         for p in self.kubeconfig.problems:
             self.notify(str(p), severity="error", timeout=10)
@@ -136,7 +138,7 @@ class CockpitApp(App):
         else:
             self.problem = self.kubeconfig.problems[0] if self.kubeconfig.problems else ConnectionProblem(
                 "no kubeconfig context to connect to")
-        self.set_interval(1 / max(1.0, min(self.repaint_hz, 60.0)), self.flush)
+        self._tick = self.set_interval(1 / max(1.0, min(self.repaint_hz, 60.0)), self.flush)
         self.table.focus()
         self.refresh_bars()
 
@@ -415,7 +417,7 @@ class CockpitApp(App):
         return "◌ connecting", ""
 
     def refresh_bars(self) -> None:
-        if not self.is_mounted or self.current is None:
+        if not self.is_mounted or self.current is None or not self._table.is_attached:
             return
         conn, _ = self._connection_text()
         ns = self.namespace or "all"
@@ -423,7 +425,7 @@ class CockpitApp(App):
                             ("ctx ", "dim"), clean(self.context or "-"), ("  ns ", "dim"), clean(ns), "  ", conn)
         if self.read_only:
             top.append("  [READ-ONLY]", "bold reverse")
-        self.query_one("#topbar", Static).update(top)
+        self._table.screen.query_one("#topbar", Static).update(top)
         view = self.current
         store = view.store
         count = f"{len(store)}" if len(store) == store.total else f"{len(store)}/{store.total}"
@@ -434,7 +436,7 @@ class CockpitApp(App):
             bar.append("  " + (self._gpu_totals or ""))
             if self.hub and not self.hub.gpu.pods_known:
                 bar.append("  allocation unknown: pods cannot be listed", "bold")
-        self.query_one("#panebar", Static).update(bar)
+        self._table.screen.query_one("#panebar", Static).update(bar)
         self._update_placeholder()
 
     def _update_placeholder(self) -> None:
@@ -612,6 +614,7 @@ class CockpitApp(App):
         self.call_from_thread(screen.set_text, text)
 
     def on_unmount(self) -> None:
+        self._tick.stop()
         if self.hub:
             self.hub.close()
 

@@ -255,20 +255,26 @@ def _scalar(node: Node, constructor: SafeConstructor) -> Any:
 def _type_name(v: Any) -> str:
     if v is None:
         return "nothing"
-    return {bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "a list",
-            dict: "a mapping"}.get(type(v), type(v).__name__)  # fmt: skip
+    return {
+        bool: "a boolean",
+        int: "an integer",
+        float: "a number",
+        str: "a string",
+        list: "a list",
+        dict: "a mapping",
+    }.get(type(v), type(v).__name__)
 
 
 def _bool(v: Any) -> bool:
     if isinstance(v, bool):
         return v
-    raise ValueError(f"expected true or false, got {_type_name(v)} ({v!r})")
+    raise TypeError(f"expected true or false, got {_type_name(v)} ({v!r})")
 
 
 def _str(v: Any) -> str:
     if isinstance(v, str):
         return v
-    raise ValueError(f"expected a string, got {_type_name(v)} ({v!r})")
+    raise TypeError(f"expected a string, got {_type_name(v)} ({v!r})")
 
 
 def _nonempty_str(v: Any) -> str:
@@ -281,7 +287,7 @@ def _nonempty_str(v: Any) -> str:
 def _quantity(v: Any) -> str:
     """A Kubernetes quantity ("4", "500m", "16Gi"); plain YAML numbers are accepted."""
     if isinstance(v, bool) or not isinstance(v, (str, int, float)):
-        raise ValueError(f"expected a quantity such as 4, 500m or 16Gi, got {_type_name(v)} ({v!r})")
+        raise TypeError(f"expected a quantity such as 4, 500m or 16Gi, got {_type_name(v)} ({v!r})")
     text = str(v).strip()
     try:
         if parse_quantity(text) < 0:
@@ -293,7 +299,7 @@ def _quantity(v: Any) -> str:
 
 def _count(v: Any) -> int:
     if isinstance(v, bool) or not isinstance(v, int):
-        raise ValueError(f"expected a whole number, got {_type_name(v)} ({v!r})")
+        raise TypeError(f"expected a whole number, got {_type_name(v)} ({v!r})")
     if v < 0:
         raise ValueError(f"expected 0 or more, got {v}")
     return v
@@ -302,7 +308,7 @@ def _count(v: Any) -> int:
 def _number_in(lo: float, hi: float) -> Callable[[Any], float]:
     def check(v: Any) -> float:
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-            raise ValueError(f"expected a number from {lo:g} to {hi:g}, got {_type_name(v)} ({v!r})")
+            raise TypeError(f"expected a number from {lo:g} to {hi:g}, got {_type_name(v)} ({v!r})")
         if not lo <= v <= hi:
             raise ValueError(f"{v:g} is out of range {lo:g}..{hi:g}")
         return float(v)
@@ -313,7 +319,7 @@ def _number_in(lo: float, hi: float) -> Callable[[Any], float]:
 def _int_at_least(lo: int) -> Callable[[Any], int]:
     def check(v: Any) -> int:
         if isinstance(v, bool) or not isinstance(v, int):
-            raise ValueError(f"expected a whole number of at least {lo}, got {_type_name(v)} ({v!r})")
+            raise TypeError(f"expected a whole number of at least {lo}, got {_type_name(v)} ({v!r})")
         if v < lo:
             raise ValueError(f"{v} is less than the minimum {lo}")
         return v
@@ -323,7 +329,7 @@ def _int_at_least(lo: int) -> Callable[[Any], int]:
 
 def _str_list(v: Any) -> tuple[str, ...]:
     if not isinstance(v, list):
-        raise ValueError(f"expected a list of strings, got {_type_name(v)} ({v!r})")
+        raise TypeError(f"expected a list of strings, got {_type_name(v)} ({v!r})")
     bad = [item for item in v if not isinstance(item, str) or not item.strip()]
     if bad:
         raise ValueError(f"expected a list of non-empty strings; bad entries: {bad!r}")
@@ -335,7 +341,7 @@ _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)([smhdw])")
 
 
 def parse_duration(text: str) -> int:
-    """"30m", "24h", "7d", "1h30m", "90s" -> seconds. Raises ValueError."""
+    """ "30m", "24h", "7d", "1h30m", "90s" -> seconds. Raises ValueError."""
     s = text.strip().lower()
     pos, total = 0, 0.0
     for m in _DURATION_PART.finditer(s):
@@ -349,11 +355,14 @@ def parse_duration(text: str) -> int:
 
 
 def format_duration(seconds: int) -> str:
-    """Seconds -> the shortest "7d", "24h", "1h30m" form."""
+    """Seconds -> "7d", "24h", "1h30m": days only for whole days from two up."""
+    seconds = int(seconds)
     if seconds <= 0:
         return "0s"
-    out, rest = [], int(seconds)
-    for unit in ("d", "h", "m", "s"):
+    if seconds % 86400 == 0 and seconds >= 2 * 86400:
+        return f"{seconds // 86400}d"
+    out, rest = [], seconds
+    for unit in ("h", "m", "s"):
         n, rest = divmod(rest, _DURATION_UNITS[unit])
         if n:
             out.append(f"{n}{unit}")
@@ -362,7 +371,7 @@ def format_duration(seconds: int) -> str:
 
 def _duration(v: Any) -> int:
     if not isinstance(v, str):
-        raise ValueError(f"expected a duration such as 30m, 24h or 7d, got {_type_name(v)} ({v!r})")
+        raise TypeError(f"expected a duration such as 30m, 24h or 7d, got {_type_name(v)} ({v!r})")
     seconds = parse_duration(v)
     if seconds <= 0:
         raise ValueError(f"{v!r}: a duration must be longer than zero")
@@ -394,31 +403,65 @@ _CTX = "contexts.<name>"
 KEYS: tuple[ConfigKey, ...] = (
     ConfigKey("read_only", "bool", "Never change anything in any cluster", _bool, "COCKPIT_READ_ONLY"),
     ConfigKey(f"{_CTX}.read_only", "bool", "Never change anything through this kubeconfig context", _bool),
-    ConfigKey(f"{_CTX}.namespace", "str", "Namespace to open and launch into for this context", _nonempty_str),
+    ConfigKey(
+        f"{_CTX}.namespace", "str", "Namespace to open and launch into for this context", _nonempty_str
+    ),
     ConfigKey(f"{_CTX}.registry", "str", "Image registry that launched images are pushed to", _nonempty_str),
-    ConfigKey(f"{_CTX}.storage.pvc", "str", "PersistentVolumeClaim mounted into launched pods", _nonempty_str),
+    ConfigKey(
+        f"{_CTX}.storage.pvc", "str", "PersistentVolumeClaim mounted into launched pods", _nonempty_str
+    ),
     ConfigKey(f"{_CTX}.storage.size", "quantity", "Size of the claim when the cockpit creates it", _quantity),
     ConfigKey(f"{_CTX}.storage.mount_path", "str", "Where the claim is mounted in the pod", _nonempty_str),
-    ConfigKey(f"{_CTX}.storage.storage_class", "str", "StorageClass of a claim the cockpit creates",
-              _nonempty_str),  # fmt: skip
+    ConfigKey(
+        f"{_CTX}.storage.storage_class", "str", "StorageClass of a claim the cockpit creates", _nonempty_str
+    ),
     ConfigKey(f"{_CTX}.resources.cpu", "quantity", "Default CPU request of launched pods", _quantity),
     ConfigKey(f"{_CTX}.resources.memory", "quantity", "Default memory request of launched pods", _quantity),
     ConfigKey(f"{_CTX}.resources.gpus", "int", "Default GPU count of launched pods", _count),
-    ConfigKey("theme", "str", "Theme name (built-in or a file in the user themes folder)", _nonempty_str,
-              "COCKPIT_THEME"),  # fmt: skip
-    ConfigKey("repaint_hz", "float", "Most screen repaints per second for live tables (1..60)",
-              _number_in(1, 60), "COCKPIT_REPAINT_HZ"),  # fmt: skip
-    ConfigKey("log_line_cap", "int", "Most log lines kept per log view (at least 100)", _int_at_least(100),
-              "COCKPIT_LOG_LINE_CAP"),  # fmt: skip
+    ConfigKey(
+        "theme",
+        "str",
+        "Theme name (built-in or a file in the user themes folder)",
+        _nonempty_str,
+        "COCKPIT_THEME",
+    ),
+    ConfigKey(
+        "repaint_hz",
+        "float",
+        "Most screen repaints per second for live tables (1..60)",
+        _number_in(1, 60),
+        "COCKPIT_REPAINT_HZ",
+    ),
+    ConfigKey(
+        "log_line_cap",
+        "int",
+        "Most log lines kept per log view (at least 100)",
+        _int_at_least(100),
+        "COCKPIT_LOG_LINE_CAP",
+    ),
     ConfigKey("gpu_resources.names", "list[str]", "Extended resource names counted as GPUs", _str_list),
-    ConfigKey("gpu_resources.prefixes", "list[str]", "Resource name prefixes counted as GPUs (MIG slices)",
-              _str_list),  # fmt: skip
-    ConfigKey("cleanup.finished_after", "duration", "Offer to delete finished jobs older than this", _duration),
-    ConfigKey("cleanup.idle_dev_pod_after", "duration", "Flag dev pods with idle GPUs for longer than this",
-              _duration),  # fmt: skip
+    ConfigKey(
+        "gpu_resources.prefixes",
+        "list[str]",
+        "Resource name prefixes counted as GPUs (MIG slices)",
+        _str_list,
+    ),
+    ConfigKey(
+        "cleanup.finished_after", "duration", "Offer to delete finished jobs older than this", _duration
+    ),
+    ConfigKey(
+        "cleanup.idle_dev_pod_after",
+        "duration",
+        "Flag dev pods with idle GPUs for longer than this",
+        _duration,
+    ),
     ConfigKey("idle.window", "duration", "Window over which GPU utilisation is judged idle", _duration),
-    ConfigKey("keys.<binding_id>", "str", 'Key remapping, e.g. quit: "ctrl+q,q" (passed to App.set_keymap)',
-              _nonempty_str),  # fmt: skip
+    ConfigKey(
+        "keys.<binding_id>",
+        "str",
+        'Key remapping, e.g. quit: "ctrl+q,q" (passed to App.set_keymap)',
+        _nonempty_str,
+    ),
 )
 
 ENV_CONFIG_PATH = "COCKPIT_CONFIG"
@@ -462,15 +505,25 @@ def _default_text(path: str) -> str:
 def format_keys(markdown: bool = False) -> str:
     """The key table for `cockpit config keys` (plain) or the README (markdown)."""
     rows = [(k.path, k.type, k.default, k.env or "", k.description) for k in KEYS]
-    rows.append(("(config file path)", "path", str(locations.config_file()), ENV_CONFIG_PATH,
-                 "Read the configuration from this file instead"))  # fmt: skip
+    rows.append(
+        (
+            "(config file)",
+            "path",
+            str(locations.config_file()),
+            ENV_CONFIG_PATH,
+            "Read the configuration from this file instead",
+        )
+    )
     if markdown:
         head = "| Key | Type | Default | Environment | Description |\n|---|---|---|---|---|\n"
-        return head + "\n".join(f"| `{p}` | {t} | `{d}` | {e and f'`{e}`'} | {desc} |" for p, t, d, e, desc in rows)
-    widths = [max(len(r[i]) for r in rows) for i in range(4)]
-    return "\n".join(
-        "  ".join(col.ljust(w) for col, w in zip(r[:4], widths, strict=True)) + "  " + r[4] for r in rows
-    )
+        return head + "\n".join(
+            f"| `{p}` | {t} | `{d}` | {e and f'`{e}`'} | {desc} |" for p, t, d, e, desc in rows
+        )
+    blocks = []
+    for path, type_, default, env, desc in rows:
+        extra = f", env {env}" if env else ""
+        blocks.append(f"{path}  ({type_}, default {default}{extra})\n    {desc}")
+    return "\n".join(blocks)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -515,7 +568,9 @@ def _validate_text(text: str, file: str, problems: list[ConfigProblem]) -> dict[
     if doc.data is None:
         return {}
     if not isinstance(doc.data, dict):
-        problems.append(ConfigProblem(file, doc.line(()), "", "expected a mapping of settings at the top level"))
+        problems.append(
+            ConfigProblem(file, doc.line(()), "", "expected a mapping of settings at the top level")
+        )
         return {}
     out = _walk(doc.data, _SCHEMA, (), doc, file, problems)
     problems.sort(key=lambda p: (p.file, p.line or 0))
@@ -547,22 +602,28 @@ def _walk(
             continue
         if isinstance(spec, ConfigKey):
             if value is None:
-                problems.append(ConfigProblem(file, line, dotted, f"no value; using the default {spec.default}"))
+                problems.append(ConfigProblem(file, line, dotted, f"no value; {_fallback(spec)}"))
                 continue
             try:
                 out[key] = spec.check(value)
-            except ValueError as e:
-                problems.append(ConfigProblem(file, line, dotted, f"{e}; using the default {spec.default}"))
+            except (TypeError, ValueError) as e:
+                problems.append(ConfigProblem(file, line, dotted, f"{e}; {_fallback(spec)}"))
             continue
         if value is None:  # an empty section: everything in it keeps its default
             continue
         if not isinstance(value, dict):
             problems.append(
-                ConfigProblem(file, line, dotted, f"expected a mapping, got {_type_name(value)}; using defaults")
+                ConfigProblem(
+                    file, line, dotted, f"expected a mapping, got {_type_name(value)}; using defaults"
+                )
             )
             continue
         out[key] = _walk(value, spec, sub, doc, file, problems)
     return out
+
+
+def _fallback(key: ConfigKey) -> str:
+    return "ignored" if key.path.startswith("keys.") else f"using the default {key.default}"
 
 
 def _env_value(key: ConfigKey, raw: str) -> Any:
@@ -588,7 +649,7 @@ def _apply_env(values: dict[str, Any], env: Mapping[str, str], problems: list[Co
             continue
         try:
             value = _env_value(key, env[key.env])
-        except ValueError as e:
+        except (TypeError, ValueError) as e:
             problems.append(ConfigProblem("environment", None, key.env, f"{e}; ignored"))
             continue
         *parents, last = key.path.split(".")

@@ -34,6 +34,7 @@ from cockpit import locations
 from cockpit.config import YamlSyntaxError, read_located_yaml
 
 __all__ = [
+    "ANSI_THEME_VARIABLES",
     "BUILTIN_PACKAGE",
     "COLOR_FIELDS",
     "DEFAULT_THEME",
@@ -44,6 +45,9 @@ __all__ = [
     "builtin_themes_dir",
     "is_ansi_color",
     "load_theme_file",
+    "load_user_theme",
+    "missing_product_variables",
+    "parse_theme",
     "theme_variable_defaults",
     "user_themes",
     "with_product_variables",
@@ -54,9 +58,18 @@ BUILTIN_PACKAGE = "cockpit.data.themes"
 THEME_SUFFIXES = (".yaml", ".yml")
 
 COLOR_FIELDS = (
-    "primary", "secondary", "accent", "foreground", "background", "surface", "panel", "boost",
-    "warning", "error", "success",
-)  # fmt: skip
+    "primary",
+    "secondary",
+    "accent",
+    "foreground",
+    "background",
+    "surface",
+    "panel",
+    "boost",
+    "warning",
+    "error",
+    "success",
+)
 _FIELDS = ("name", "dark", "ansi", *COLOR_FIELDS, "variables")
 
 PRODUCT_VARIABLES: dict[str, str] = {
@@ -73,6 +86,9 @@ PRODUCT_VARIABLES: dict[str, str] = {
     "bar-background": "the empty part of load bars",
 }
 """The cockpit's own theme variables (use them in .tcss as $phase-running etc.) and what they colour."""
+
+ANSI_THEME_VARIABLES = ("ansi-background", "ansi-foreground")
+"""Variables Textual's own CSS needs under `ansi: true` themes (its colour system leaves them out there)."""
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 _ALPHA_SUFFIX = re.compile(r"^(?P<color>.+?)\s+(?P<pct>\d+(?:\.\d+)?)%$")
@@ -111,7 +127,7 @@ def is_ansi_color(value: str) -> bool:
 def _check_color(value: Any, *, ansi_only: bool, allow_alpha: bool = False) -> str:
     """Raise ValueError unless `value` is a colour Textual can parse; return it as written."""
     if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"expected a colour such as \"#5FA8D3\" or ansi_blue, got {value!r}")
+        raise ValueError(f'expected a colour such as "#5FA8D3" or ansi_blue, got {value!r}')
     text = value.strip()
     color_text = text
     if allow_alpha and (m := _ALPHA_SUFFIX.match(text)):
@@ -167,7 +183,9 @@ def parse_theme(text: str, file: Path | str) -> Theme:
 
     name = data.get("name")
     if not isinstance(name, str) or not _NAME.fullmatch(name):
-        raise fail(("name",) if "name" in data else (), f"expected a theme name such as my-theme, got {name!r}")
+        raise fail(
+            ("name",) if "name" in data else (), f"expected a theme name such as my-theme, got {name!r}"
+        )
     flags: dict[str, bool] = {}
     for flag, default in (("dark", True), ("ansi", False)):
         value = data.get(flag, default)
@@ -206,7 +224,9 @@ def parse_theme(text: str, file: Path | str) -> Theme:
             variables[var] = value.strip()
             continue
         try:
-            variables[var] = _check_color(value, ansi_only=ansi_only, allow_alpha=var not in PRODUCT_VARIABLES)
+            variables[var] = _check_color(
+                value, ansi_only=ansi_only, allow_alpha=var not in PRODUCT_VARIABLES
+            )
         except ValueError as e:
             raise fail(where, str(e)) from None
 
@@ -214,7 +234,9 @@ def parse_theme(text: str, file: Path | str) -> Theme:
 
 
 def missing_product_variables(theme: Theme) -> list[str]:
-    return [v for v in PRODUCT_VARIABLES if v not in theme.variables]
+    """PRODUCT_VARIABLES (and, for ANSI themes, ANSI_THEME_VARIABLES) that `theme` does not set."""
+    needed = [*PRODUCT_VARIABLES, *(ANSI_THEME_VARIABLES if theme.ansi else ())]
+    return [v for v in needed if v not in theme.variables]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -310,7 +332,7 @@ def load_user_theme(path: Path) -> Theme:
 def user_themes(directory: Path | str | None = None) -> tuple[dict[str, Theme], list[ThemeError]]:
     """Every valid theme in the user themes folder (default `locations.user_themes_dir()`), and the errors.
 
-    A missing folder is no error. Two files naming the same theme: the first (by file name) wins.
+    A missing folder is no error. Two files naming the same theme: the last (by file name) wins.
     """
     folder = Path(directory) if directory is not None else locations.user_themes_dir()
     themes: dict[str, Theme] = {}
@@ -323,9 +345,14 @@ def user_themes(directory: Path | str | None = None) -> tuple[dict[str, Theme], 
             errors.append(e)
             continue
         if theme.name in themes:
-            errors.append(ThemeError(path, None, "name", f"theme {theme.name!r} is already defined in "
-                                                         f"{origin[theme.name].name}; ignored"))  # fmt: skip
-            continue
+            errors.append(
+                ThemeError(
+                    path,
+                    None,
+                    "name",
+                    f"theme {theme.name!r} is also defined in {origin[theme.name].name}; this file wins",
+                )
+            )
         themes[theme.name] = theme
         origin[theme.name] = path
     return themes, errors
@@ -449,7 +476,9 @@ class ThemeWatcher:
                     self.callback(changed, errors)
         except (OSError, RuntimeError) as e:
             if not stop.is_set():
-                self.callback([], [ThemeError(self.directory, None, "", f"cannot watch the themes folder: {e}")])
+                self.callback(
+                    [], [ThemeError(self.directory, None, "", f"cannot watch the themes folder: {e}")]
+                )
         finally:
             self.ready.set()
 

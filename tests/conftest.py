@@ -90,3 +90,16 @@ def pytest_collection_modifyitems(config, items):
         rel = Path(item.fspath).relative_to(root).parts[0]
         if rel in ("integration", "e2e"):
             item.add_marker(pytest.mark.cluster)
+
+
+# Snapshots live in the top-level snapshots/ folder, one sub-folder per test module.
+def _snapshot_dirname(cls, *, test_location) -> str:
+    return str(Path(__file__).parent.parent / "snapshots" / Path(test_location.filepath).stem)
+
+
+try:
+    import pytest_textual_snapshot
+
+    pytest_textual_snapshot.SVGImageExtension.dirname = classmethod(_snapshot_dirname)
+except ImportError:  # pragma: no cover - the plugin is a test dependency
+    pass

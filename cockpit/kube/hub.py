@@ -48,6 +48,7 @@ class KindFeed(Sink):
         self._pending: dict[str, Item | None] = {}
         self._reset = False
         self.state_name = CONNECTING
+        self.synced = False  # a full list has arrived and is still believed current
         self.detail = ""
         self.state_changed = True
         self._on_delete = on_delete
@@ -73,12 +74,15 @@ class KindFeed(Sink):
             self.items = dict(items)
             self._pending = dict(items)
             self._reset = True
+            self.synced = True
         if self._on_reset:
             self._on_reset(gone)
 
     def state(self, state: str, detail: str = "") -> None:
         with self.lock:
             self.state_name, self.detail = state, clean(detail, 300)
+            if state == FORBIDDEN:
+                self.synced = False
             self.state_changed = True
 
     # UI thread
@@ -114,7 +118,7 @@ class GpuState:
         self.index = gpumod.PodGpuIndex(names, prefixes)
         self.nodes: dict[str, gpumod.NodeGpu] = {}
         self.dirty: set[str] = set()
-        self.pods_known = True
+        self.pods_known = False
         self.node_of: dict[str, str] = {}  # pod key -> node, to mark the right node on delete
 
     def pod_seen(self, pod: dict) -> None:
@@ -279,7 +283,9 @@ class ClusterHub:
             ch = feed.drain()
             if ch:
                 out.append(ch)
-        known = not self.pods_forbidden()
+        # Until every pod has been listed, allocation is unknown rather than zero.
+        pods = self.feeds.get("pods")
+        known = pods is not None and pods.synced
         if known != self.gpu.pods_known:
             with self.gpu.lock:
                 self.gpu.pods_known = known

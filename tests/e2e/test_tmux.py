@@ -1,0 +1,104 @@
+"""The installed `cockpit` command in a real terminal (tmux) against the demo cluster."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from kubernetes import client
+
+from tests.conftest import unavailable
+
+
+def cockpit_command() -> str:
+    exe = Path(sys.executable).parent / "cockpit"
+    return str(exe) if exe.exists() else (shutil.which("cockpit") or "")
+
+
+class Tmux:
+    def __init__(self, tmp: Path, env: dict, cmd: str, size=(80, 24)):
+        self.sock = str(tmp / "tmux.sock")
+        self.env = env
+        subprocess.run(["tmux", "-S", self.sock, "new-session", "-d", "-s", "e2e", "-x", str(size[0]),
+                        "-y", str(size[1]), cmd], env=env, check=True)
+
+    def screen(self) -> str:
+        return subprocess.run(["tmux", "-S", self.sock, "capture-pane", "-p", "-t", "e2e"], capture_output=True,
+                              text=True).stdout
+
+    def keys(self, *keys: str) -> None:
+        for k in keys:
+            subprocess.run(["tmux", "-S", self.sock, "send-keys", "-t", "e2e", k], check=True)
+            time.sleep(0.2)  # a lone ESC followed at once by a key reads as alt+key
+
+    def wait_for(self, pattern: str, timeout: float = 30) -> str:
+        deadline = time.monotonic() + timeout
+        text = ""
+        while time.monotonic() < deadline:
+            text = self.screen()
+            if re.search(pattern, text):
+                return text
+            time.sleep(0.2)
+        raise AssertionError(f"{pattern!r} never appeared; screen:\n{text}")
+
+    def kill(self) -> None:
+        subprocess.run(["tmux", "-S", self.sock, "kill-server"], capture_output=True)
+
+
+@pytest.fixture
+def tmux_cockpit(demo_cluster, tmp_path):
+    if not shutil.which("tmux"):
+        unavailable("tmux is not installed")
+    exe = cockpit_command()
+    if not exe:
+        unavailable("the cockpit command is not installed")
+    env = {**os.environ, "KUBECONFIG": str(demo_cluster.kubeconfig), "TERM": "xterm-256color"}
+    started = []
+
+    def start(args: str = "", size=(80, 24)) -> Tmux:
+        t = Tmux(tmp_path, env, f"{exe} {args}; sleep 60", size)
+        started.append(t)
+        return t
+
+    yield start
+    for t in started:
+        t.kill()
+
+
+def api_gpu_used(api, node: str) -> int:
+    pods = client.CoreV1Api(api).list_pod_for_all_namespaces(field_selector=f"spec.nodeName={node}").items
+    return sum(int((c.resources.limits or {}).get("nvidia.com/gpu", 0)) for p in pods
+               if p.status.phase not in ("Succeeded", "Failed") for c in p.spec.containers if c.resources)
+
+
+def test_gpu_pane_shows_what_the_api_says(tmux_cockpit, kube_admin):
+    term = tmux_cockpit("--context cockpit-demo -A")
+    term.wait_for(r"● live")
+    term.keys(":", "gpu", "Enter")
+    screen = term.wait_for(r"gpu-a100-02\s+gpu\s+\d+/8")
+    used = int(re.search(r"gpu-a100-02\s+gpu\s+(\d+)/8", screen).group(1))
+    assert used == api_gpu_used(kube_admin, "gpu-a100-02")
+    assert "GPU allocation" in screen
+    lines = screen.splitlines()
+    assert len(lines) <= 24 and all(len(line) <= 80 for line in lines)
+
+
+def test_quit_leaves_nothing_running(tmux_cockpit):
+    def ours() -> list[str]:
+        return subprocess.run(["pgrep", "-f", f"{cockpit_command()} --context cockpit-demo$"], capture_output=True,
+                              text=True).stdout.split()
+
+    term = tmux_cockpit("--context cockpit-demo")
+    term.wait_for(r"● live")
+    assert ours(), "the cockpit process should be running before quitting"
+    term.keys("q")
+    deadline = time.monotonic() + 3
+    while ours() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not ours()

@@ -1,0 +1,137 @@
+"""The cockpit driven by Pilot against the demo cluster: every pane fills from watch streams."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from kubernetes import client
+
+from cockpit.app import PANES, CockpitApp
+from cockpit.kube.connection import Kubeconfig
+from tests.support.users import make_user
+
+
+async def until(pilot, predicate, timeout: float = 20.0, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        await pilot.pause(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def live_app(cluster, context="cockpit-demo", **kw) -> CockpitApp:
+    return CockpitApp(Kubeconfig.load(cluster.kubeconfig), context=context, **kw)
+
+
+def table_text(app) -> list[str]:
+    table = app.table
+    return [table.render_line(y).text for y in range(table.size.height)]
+
+
+async def test_every_pane_renders_live(demo_cluster):
+    app = live_app(demo_cluster)
+    async with app.run_test(size=(120, 40)) as pilot:
+        for i, pane in enumerate(PANES):
+            await pilot.press(str(i + 1))
+            assert app.current.id == pane
+            await until(pilot, lambda: len(app.current.store) > 0, what=f"{pane} rows")
+        await until(pilot, lambda: app._connection_text()[0] == "● live", what="live indicator")
+    # The audit log shows who asked: the cockpit's own user agent.
+    agents = {json.loads(line).get("userAgent", "") for line in demo_cluster.audit_log.read_text().splitlines()}
+    assert any(a.startswith("gpu-cockpit/") for a in agents)
+
+
+async def test_pod_change_reaches_the_screen_without_a_key(demo_cluster, kube_admin, unique_name):
+    api = client.CoreV1Api(kube_admin)
+    app = live_app(demo_cluster)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await until(pilot, lambda: len(app.current.store) > 0, what="pods")
+        key = f"team-nlp/{unique_name}"
+        api.create_namespaced_pod("team-nlp", {
+            "apiVersion": "v1", "kind": "Pod", "metadata": {"name": unique_name, "labels": {"probe": "a"}},
+            "spec": {"nodeName": "cpu-01", "containers": [{"name": "c", "image": "busybox"}]}})
+        await until(pilot, lambda: app.current.store.get(key) is not None, what="new pod row")
+        await until(pilot, lambda: app.current.store.get(key).cells[3] == "Running", what="pod Running")
+        api.patch_namespaced_pod(unique_name, "team-nlp", {"metadata": {"labels": {"probe": "b"}}})
+        await until(pilot, lambda: app.current.store.get(key).labels.get("probe") == "b", what="label change")
+        api.delete_namespaced_pod(unique_name, "team-nlp", grace_period_seconds=0)
+        await until(pilot, lambda: app.current.store.get(key) is None, what="row removed")
+
+
+async def test_switching_context_retargets_the_panes(demo_cluster):
+    app = live_app(demo_cluster, start_pane="experiments")
+    async with app.run_test(size=(120, 30)) as pilot:
+        await until(pilot, lambda: len(app.current.store) == 2, what="experiments as admin")
+        await pilot.press("colon")
+        await pilot.press(*"ctx cockpit-demo-viewer")
+        await pilot.press("enter")
+        await until(pilot, lambda: app.context == "cockpit-demo-viewer" and app.hub is not None, what="switch")
+        await until(pilot, lambda: app.table.placeholder.startswith("Forbidden"), what="forbidden placeholder")
+        assert len(app.current.store) == 0
+        await pilot.press("1")  # the viewer may list pods and nodes: GPU allocation is known
+        await until(pilot, lambda: len(app.current.store) > 0, what="gpu rows as viewer")
+        assert all("?" not in app.current.store.get(k).cells[3] for k in app.current.store.view())
+
+
+async def test_gpu_allocation_is_unknown_when_pods_cannot_be_listed(demo_cluster, kube_admin, tmp_path):
+    kubeconfig = make_user(demo_cluster, kube_admin, "nodes-only", ["cockpit-node-reader"], tmp_path)
+    app = CockpitApp(Kubeconfig.load(kubeconfig), context="nodes-only", start_pane="gpu")
+    async with app.run_test(size=(120, 30)) as pilot:
+        await until(pilot, lambda: len(app.current.store) > 0 and app.hub.pods_forbidden(), what="gpu rows")
+        await until(pilot, lambda: all(app.current.store.get(k).cells[3].startswith("?")
+                                       for k in app.current.store.view()), what="unknown allocation")
+        assert any("allocation unknown" in line for line in [str(app.query_one("#panebar").render())])
+
+
+async def test_gpu_node_drills_down_to_the_pods_holding_its_gpus(demo_cluster, kube_admin):
+    app = live_app(demo_cluster, start_pane="gpu")
+    async with app.run_test(size=(120, 30)) as pilot:
+        key = "gpu-h100-01|nvidia.com/gpu"
+        await until(pilot, lambda: app.current.store.get(key) is not None, what="h100 row")
+        row = app.current.store.get(key)
+        # The row equals what the API says: the GPUs requested by running pods on that node.
+        pods = client.CoreV1Api(kube_admin).list_pod_for_all_namespaces(field_selector="spec.nodeName=gpu-h100-01")
+        want = sum(int(c.resources.limits.get("nvidia.com/gpu", 0)) for p in pods.items
+                   if p.status.phase not in ("Succeeded", "Failed") for c in p.spec.containers
+                   if c.resources and c.resources.limits)
+        assert row.cells[3] == f"{want}/8"
+        app.table.move_cursor(app.current.store.index(key))
+        await pilot.press("enter")
+        await until(pilot, lambda: app.current.id == "node:gpu-h100-01" and len(app.current.store) > 0,
+                    what="holders")
+        assert any(k.startswith("team-nlp/llm-serve-bench") for k in app.current.store.view())
+        await pilot.press("escape")
+        assert app.current.id == "gpu"
+
+
+async def test_filter_by_label_and_describe(demo_cluster):
+    app = live_app(demo_cluster, start_pane="jobs")
+    async with app.run_test(size=(120, 30)) as pilot:
+        await until(pilot, lambda: len(app.current.store) > 5, what="jobs")
+        await pilot.press("slash", *"-l team=nlp", "enter")
+        await until(pilot, lambda: app.current.store.filter_text == "-l team=nlp", what="filter")
+        names = [app.current.store.get(k).name for k in app.current.store.view()]
+        assert names and all(app.current.store.get(k).labels.get("team") == "nlp" for k in app.current.store.view())
+        assert "bert-finetune" in names and "resnet50-train" not in names
+        app.table.move_cursor(app.current.store.index("team-nlp/bert-finetune"))
+        await pilot.press("d")
+        screen = await until(pilot, lambda: app.screen if "Events:" in getattr(app.screen, "body_text", "") else None,
+                             what="describe text")
+        assert "Name:         bert-finetune" in screen.body_text
+        await pilot.press("escape")
+        await pilot.press("y")
+        await until(pilot, lambda: "kind: Job" in getattr(app.screen, "body_text", ""), what="yaml")
+
+
+async def test_experiment_drills_down_to_trials(demo_cluster):
+    app = live_app(demo_cluster, start_pane="experiments")
+    async with app.run_test(size=(140, 30)) as pilot:
+        await until(pilot, lambda: app.current.store.get("team-nlp/bert-lr-search") is not None, what="exp")
+        app.table.move_cursor(app.current.store.index("team-nlp/bert-lr-search"))
+        await pilot.press("enter")
+        await until(pilot, lambda: len(app.current.store) >= 9, what="trials")
+        cells = [app.current.store.get(k).cells for k in app.current.store.view()]
+        assert any("lr=" in " ".join(c) for c in cells)
