@@ -75,6 +75,7 @@ class CockpitApp(App):
     #prompt { dock: bottom; height: 1; border: none; padding: 0 1; display: none; background: $panel; }
     #prompt.visible { display: block; }
     #prompt:focus { border: none; }
+    ResourceTable { scrollbar-size-vertical: 1; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("colon", "command", "Command", id="app.command", key_display=":"),

@@ -175,7 +175,8 @@ def parse_theme(text: str, file: Path | str) -> Theme:
     def fail(path: tuple[str, ...], message: str) -> ThemeError:
         return ThemeError(file, doc.line(path), ".".join(path), message)
 
-    for dup, line in doc.duplicates:
+    if doc.duplicates:
+        dup, line = doc.duplicates[0]
         raise ThemeError(file, line, ".".join(dup), "key given twice")
     for key in data:
         if key not in _FIELDS:
@@ -409,6 +410,7 @@ class ThemeWatcher:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.ready = threading.Event()  # set once the folder is watched and has been rescanned
+        self.finished = threading.Event()  # set when run() returns
 
     def reload(
         self, paths: Iterable[Path | str], *, known_errors: Iterable[ThemeError] = ()
@@ -430,9 +432,10 @@ class ThemeWatcher:
                 if e not in known:
                     errors.append(e)
                 continue
-            if themes.get(theme.name) != theme and theme.name not in changed:
-                changed.append(theme.name)
-            themes[theme.name] = theme
+            if themes.get(theme.name) != theme:
+                themes[theme.name] = theme
+                if theme.name not in changed:
+                    changed.append(theme.name)
         self.themes = themes
         return changed, errors
 
@@ -444,6 +447,7 @@ class ThemeWatcher:
         """
         from watchfiles import watch  # imported here: the Rust extension is only needed when watching
 
+        self.finished.clear()
         stop = _StopFlag(self._stop, should_stop)
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
@@ -481,6 +485,7 @@ class ThemeWatcher:
                 )
         finally:
             self.ready.set()
+            self.finished.set()
 
     def start(self) -> threading.Thread:
         """Run the watcher on a daemon thread of its own."""

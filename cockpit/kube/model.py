@@ -18,6 +18,9 @@ class Column:
     align: str = "left"  # "left" | "right"
     # Narrow terminals drop columns with the highest `priority` number first (0 = never dropped).
     priority: int = 0
+    # A column that may be narrowed down to this many cells before any column is dropped
+    # (0: keeps its width). Names get one, so narrow terminals still show the namespace.
+    min_width: int = 0
 
 
 @dataclass(frozen=True, slots=True)

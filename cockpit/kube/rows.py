@@ -167,10 +167,10 @@ def fmt_gpus(requests: Mapping[str, float]) -> str:
 # --- pods -------------------------------------------------------------------------------------
 
 POD_COLUMNS: tuple[Column, ...] = (
-    Column("NAMESPACE", 16, priority=2),
-    Column("NAME", 40),
+    Column("NAMESPACE", 16, priority=2, min_width=11),
+    Column("NAME", 40, min_width=24),
     Column("READY", 6, "right", priority=1),
-    Column("STATUS", 20),
+    Column("STATUS", 20, min_width=16),
     Column("RESTARTS", 8, "right", priority=3),
     Column("GPUS", 8, "right", priority=1),
     Column("NODE", 20, priority=4),
@@ -327,8 +327,8 @@ def pod_row(
 # --- jobs -------------------------------------------------------------------------------------
 
 JOB_COLUMNS: tuple[Column, ...] = (
-    Column("NAMESPACE", 16, priority=2),
-    Column("NAME", 40),
+    Column("NAMESPACE", 16, priority=2, min_width=11),
+    Column("NAME", 40, min_width=24),
     Column("STATUS", 10),
     Column("COMPLETIONS", 11, "right", priority=1),
     Column("GPUS", 8, "right", priority=1),
@@ -399,8 +399,8 @@ def job_row(
 # --- persistent volume claims -----------------------------------------------------------------
 
 PVC_COLUMNS: tuple[Column, ...] = (
-    Column("NAMESPACE", 16, priority=2),
-    Column("NAME", 32),
+    Column("NAMESPACE", 16, priority=2, min_width=11),
+    Column("NAME", 32, min_width=20),
     Column("STATUS", 8),
     Column("CAPACITY", 8, "right", priority=1),
     Column("STORAGECLASS", 14, priority=3),
@@ -464,7 +464,7 @@ def pvc_row(pvc: Obj, now: float, used_by: Mapping[str, list[str]] | None = None
 # --- nodes ------------------------------------------------------------------------------------
 
 NODE_COLUMNS: tuple[Column, ...] = (
-    Column("NAME", 32),
+    Column("NAME", 32, min_width=20),
     Column("STATUS", 18),
     Column("GPU-PRODUCT", 22, priority=1),
     Column("GPUS", 12, "right"),
@@ -532,8 +532,8 @@ def node_row(
 # --- Argo workflows ---------------------------------------------------------------------------
 
 WORKFLOW_COLUMNS: tuple[Column, ...] = (
-    Column("NAMESPACE", 16, priority=2),
-    Column("NAME", 36),
+    Column("NAMESPACE", 16, priority=2, min_width=11),
+    Column("NAME", 36, min_width=20),
     Column("PHASE", 12),
     Column("PROGRESS", 8, "right", priority=1),
     Column("DURATION", 8, "right", priority=2),
@@ -585,8 +585,8 @@ def workflow_row(wf: Obj, now: float) -> Row:
 # --- Katib ------------------------------------------------------------------------------------
 
 EXPERIMENT_COLUMNS: tuple[Column, ...] = (
-    Column("NAMESPACE", 16, priority=2),
-    Column("NAME", 30),
+    Column("NAMESPACE", 16, priority=2, min_width=11),
+    Column("NAME", 30, min_width=20),
     Column("STATUS", 10),
     Column("TRIALS", 7, "right"),
     Column("RUNNING", 7, "right", priority=2),
@@ -596,7 +596,7 @@ EXPERIMENT_COLUMNS: tuple[Column, ...] = (
     Column("AGE", 6, "right", priority=3),
 )
 TRIAL_COLUMNS: tuple[Column, ...] = (
-    Column("NAME", 36),
+    Column("NAME", 36, min_width=20),
     Column("STATUS", 12),
     Column("PARAMETERS", 40, priority=1),
     Column("OBJECTIVE", 10, "right"),
@@ -681,7 +681,7 @@ def trial_row(trial: Obj, now: float) -> Row:
 # --- namespaces -------------------------------------------------------------------------------
 
 NAMESPACE_COLUMNS: tuple[Column, ...] = (
-    Column("NAME", 40),
+    Column("NAME", 40, min_width=24),
     Column("STATUS", 12),
     Column("AGE", 6, "right", priority=1),
 )

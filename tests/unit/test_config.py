@@ -131,7 +131,15 @@ def test_settings_are_frozen():
 
 @pytest.mark.parametrize(
     ("raw", "expected"),
-    [("1", True), ("true", True), ("TRUE", True), ("yes", True), ("0", False), ("false", False), ("no", False)],
+    [
+        ("1", True),
+        ("true", True),
+        ("TRUE", True),
+        ("yes", True),
+        ("0", False),
+        ("false", False),
+        ("no", False),
+    ],
 )
 def test_env_read_only(tmp_path, raw, expected):
     path = write(tmp_path, f"read_only: {'false' if expected else 'true'}\n")
@@ -162,7 +170,9 @@ def test_bad_env_is_reported_and_ignored(tmp_path, var, raw):
 
 
 def test_empty_env_values_are_unset(tmp_path):
-    settings, problems = load_settings(tmp_path / "absent.yaml", env={"COCKPIT_THEME": "", "COCKPIT_READ_ONLY": ""})
+    settings, problems = load_settings(
+        tmp_path / "absent.yaml", env={"COCKPIT_THEME": "", "COCKPIT_READ_ONLY": ""}
+    )
     assert (settings, problems) == (Settings(), [])
 
 
@@ -269,7 +279,8 @@ def test_unsafe_yaml_tag_is_a_problem_not_a_crash(tmp_path):
 )
 def test_context_read_only_is_either(tmp_path, global_ro, context_ro, expected):
     path = write(
-        tmp_path, f"read_only: {str(global_ro).lower()}\ncontexts:\n  c:\n    read_only: {str(context_ro).lower()}\n"
+        tmp_path,
+        f"read_only: {str(global_ro).lower()}\ncontexts:\n  c:\n    read_only: {str(context_ro).lower()}\n",
     )
     settings, problems = load_settings(path, env={})
     assert problems == []
@@ -277,13 +288,19 @@ def test_context_read_only_is_either(tmp_path, global_ro, context_ro, expected):
 
 
 def test_for_context_merges_and_defaults(tmp_path):
-    path = write(tmp_path, "read_only: true\ncontexts:\n  gpu:\n    namespace: team\n    resources: {gpus: 2}\n")
+    path = write(
+        tmp_path, "read_only: true\ncontexts:\n  gpu:\n    namespace: team\n    resources: {gpus: 2}\n"
+    )
     settings, _ = load_settings(path, env={})
     ctx = settings.for_context("gpu")
     assert (ctx.name, ctx.namespace, ctx.read_only, ctx.resources.gpus) == ("gpu", "team", True, 2)
     other = settings.for_context("elsewhere")
     assert other.read_only is True
-    assert (other.namespace, other.storage, other.resources) == ("", ContextDefaults().storage, ContextDefaults().resources)
+    assert (other.namespace, other.storage, other.resources) == (
+        "",
+        ContextDefaults().storage,
+        ContextDefaults().resources,
+    )
     assert settings.for_context(None).name == ""
 
 
@@ -326,7 +343,7 @@ def test_format_duration_prefers_the_documented_forms():
 def _leaf_paths(cls: type, prefix: str) -> set[str]:
     out: set[str] = set()
     for f in dataclasses.fields(cls):
-        default = (f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default)  # type: ignore[misc]
+        default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default  # type: ignore[misc]
         if dataclasses.is_dataclass(default):
             out |= _leaf_paths(type(default), f"{prefix}{f.name}.")
         else:

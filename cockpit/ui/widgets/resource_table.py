@@ -42,22 +42,36 @@ def _fit(text: str, width: int, align: str) -> str:
 
 
 def layout_columns(columns: list[Column], width: int) -> Layout:
-    """Fit columns into `width` cells (one-cell gaps). Drops the highest `priority` first
-    (rightmost on a tie); the last column shown takes whatever is left."""
+    """Fit columns into `width` cells (one-cell gaps). First narrows columns that have a
+    `min_width`, then drops the highest `priority` first (rightmost on a tie); the last column
+    shown takes whatever is left."""
     shown = list(range(len(columns)))
 
-    def needed() -> int:
-        return sum(columns[i].width for i in shown) + len(shown) - 1
+    def fit() -> dict[int, int] | None:
+        widths = {i: columns[i].width for i in shown}
+        deficit = sum(widths.values()) + len(shown) - 1 - width
+        for i in shown:
+            if deficit <= 0:
+                break
+            if columns[i].min_width:
+                cut = min(deficit, max(widths[i] - columns[i].min_width, 0))
+                widths[i] -= cut
+                deficit -= cut
+        return widths if deficit <= 0 else None
 
-    while len(shown) > 1 and needed() > width:
+    widths = fit()
+    while widths is None and len(shown) > 1:
         droppable = [i for i in shown if columns[i].priority > 0]
         if not droppable:
             break
         shown.remove(max(droppable, key=lambda i: (columns[i].priority, i)))
+        widths = fit()
+    if widths is None:
+        widths = {i: columns[i].width for i in shown}
     layout: Layout = []
     x = 0
     for n, i in enumerate(shown):
-        w = width - x if n == len(shown) - 1 else min(columns[i].width, width - x)
+        w = width - x if n == len(shown) - 1 else min(widths[i], width - x)
         if w <= 0:
             break
         layout.append((i, w, columns[i].align))

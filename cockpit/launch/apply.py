@@ -1,0 +1,547 @@
+"""Putting a rendered preset into a cluster: plan, server-side dry run, create (all or nothing),
+and following the launched workload to its end.
+
+All calls block; run them in a worker thread. Nothing here keeps state between calls except
+a per-ApiClient cache of API discovery.
+
+    p = plan(preset, values, "team-vision", api_client)     # GETs only
+    dry_run(p)                                              # POST ?dryRun=All, nothing stored
+    result = create(p)                                      # LaunchError: nothing is left behind
+    outcome = follow(result, on_status=print)               # watch until done
+
+Namespaces and PersistentVolumeClaims are created only when missing; an existing one is never
+modified (it is read with GET first, and never written). Every other object must be new.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+import time
+import weakref
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from cockpit.launch.errors import LaunchError
+from cockpit.launch.preset import Preset
+
+__all__ = ["CREATE", "ENSURE", "KEEP", "CreatedObject", "FollowOutcome", "LaunchPlan", "LaunchResult",
+           "PlannedObject", "create", "dry_run", "follow", "plan"]
+
+CREATE = "create"  # a new object; it must not exist
+ENSURE = "create-if-missing"  # namespace / PVC found missing by plan(): created
+KEEP = "keep"  # namespace / PVC that exists: left exactly as it is
+_ENSURED_KINDS = ("Namespace", "PersistentVolumeClaim")
+_TIMEOUT = 30  # seconds for one ordinary API request
+_WORKLOAD_KINDS = ("Job", "Workflow", "Experiment", "Pod", "Deployment", "StatefulSet")
+
+
+# -- talking to the API server -------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ResourceInfo:
+    api_version: str
+    kind: str
+    plural: str
+    namespaced: bool
+
+    def collection(self, namespace: str | None) -> str:
+        base = f"/api/{self.api_version}" if "/" not in self.api_version else f"/apis/{self.api_version}"
+        if self.namespaced:
+            return f"{base}/namespaces/{namespace}/{self.plural}"
+        return f"{base}/{self.plural}"
+
+
+_discovery: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_discovery_lock = threading.Lock()
+
+
+def _api_error_text(e: Exception) -> str:
+    """The server's message for an ApiException (its Status body), else the exception text."""
+    body = getattr(e, "body", None)
+    if body:
+        try:
+            status = json.loads(body)
+        except (ValueError, TypeError):
+            status = None
+        if isinstance(status, dict) and status.get("message"):
+            text = status["message"]
+            causes = (status.get("details") or {}).get("causes") or []
+            extra = [f"{c.get('field', '')}: {c.get('message', '')}".strip(": ") for c in causes
+                     if c.get("message") and c.get("message") not in text]
+            return text + ("; " + "; ".join(extra) if extra else "")
+    reason = getattr(e, "reason", None)
+    status_code = getattr(e, "status", None)
+    if status_code:
+        return f"HTTP {status_code} {reason or ''}".strip()
+    return str(e) or type(e).__name__
+
+
+def _status(e: Exception) -> int | None:
+    return getattr(e, "status", None)
+
+
+def _call(api_client: Any, method: str, path: str, *, body: Any = None, query: list | None = None,
+          timeout: float | tuple = _TIMEOUT, preload: bool = True) -> Any:
+    return api_client.call_api(
+        path, method, query_params=query or [], body=body,
+        header_params={"Accept": "application/json", "Content-Type": "application/json"},
+        response_type="object" if preload else None, auth_settings=["BearerToken"],
+        _return_http_data_only=True, _preload_content=preload, _request_timeout=timeout)
+
+
+def _is_api_exception(e: BaseException) -> bool:
+    from kubernetes.client.rest import ApiException
+
+    return isinstance(e, ApiException)
+
+
+def _unreachable(e: BaseException) -> LaunchError:
+    return LaunchError(f"cannot reach the cluster: {e}")
+
+
+def discover(api_client: Any, api_version: str, kind: str) -> ResourceInfo:
+    """The REST resource serving `kind` (API discovery, cached per client)."""
+    with _discovery_lock:
+        cache = _discovery.setdefault(api_client, {})
+    if api_version not in cache:
+        path = f"/api/{api_version}" if "/" not in api_version else f"/apis/{api_version}"
+        try:
+            listing = _call(api_client, "GET", path)
+        except Exception as e:  # noqa: BLE001
+            if _is_api_exception(e) and _status(e) == 404:
+                listing = {"resources": []}
+            elif _is_api_exception(e):
+                raise LaunchError(f"API discovery of {api_version} failed: {_api_error_text(e)}") from None
+            else:
+                raise _unreachable(e) from None
+        cache[api_version] = {r["kind"]: ResourceInfo(api_version, r["kind"], r["name"], bool(r.get("namespaced")))
+                              for r in listing.get("resources", []) if "/" not in r.get("name", "")}
+    info = cache[api_version].get(kind)
+    if info is None:
+        hint = {"argoproj.io": " (is Argo Workflows installed?)", "kubeflow.org": " (is Katib installed?)"}.get(
+            api_version.split("/")[0], "")
+        raise LaunchError(f"the cluster does not serve {kind} in {api_version}{hint}")
+    return info
+
+
+# -- the plan ------------------------------------------------------------------------------------
+
+@dataclass
+class PlannedObject:
+    manifest: dict
+    info: ResourceInfo
+    action: str  # CREATE, ENSURE or KEEP
+    existing_resource_version: str | None = None  # for KEEP
+
+    @property
+    def kind(self) -> str:
+        return self.manifest["kind"]
+
+    @property
+    def name(self) -> str:
+        meta = self.manifest["metadata"]
+        return meta.get("name") or meta.get("generateName", "") + "*"
+
+    @property
+    def namespace(self) -> str | None:
+        return self.manifest["metadata"].get("namespace") if self.info.namespaced else None
+
+    @property
+    def ref(self) -> str:
+        return f"{self.kind.lower()}/{self.name}"
+
+    def describe(self) -> str:
+        where = f" in {self.namespace}" if self.namespace else ""
+        verb = {CREATE: "create", ENSURE: "create (missing)", KEEP: "keep (exists, left unchanged)"}[self.action]
+        return f"{verb:<30} {self.ref}{where}"
+
+
+@dataclass
+class LaunchPlan:
+    preset: str
+    namespace: str
+    values: dict[str, Any]
+    objects: list[PlannedObject]
+    api_client: Any = field(repr=False)
+    read_only: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def to_create(self) -> list[PlannedObject]:
+        return [o for o in self.objects if o.action in (CREATE, ENSURE)]
+
+    @property
+    def kept(self) -> list[PlannedObject]:
+        return [o for o in self.objects if o.action == KEEP]
+
+    @property
+    def workload(self) -> PlannedObject | None:
+        """The object to follow: the first Job, Workflow, Experiment, Pod or Deployment."""
+        for kind in _WORKLOAD_KINDS:
+            for o in self.objects:
+                if o.kind == kind and o.action == CREATE:
+                    return o
+        return None
+
+    def lines(self) -> list[str]:
+        return [o.describe() for o in self.objects] + [f"note: {n}" for n in self.notes]
+
+
+def _get(api_client: Any, info: ResourceInfo, namespace: str | None, name: str) -> dict | None:
+    try:
+        return _call(api_client, "GET", f"{info.collection(namespace)}/{name}")
+    except Exception as e:  # noqa: BLE001
+        if _is_api_exception(e):
+            if _status(e) == 404:
+                return None
+            raise
+        raise _unreachable(e) from None
+
+
+def plan(preset: Preset, values: Mapping[str, Any], namespace: str, api_client: Any, *,
+         read_only: bool = False, now: dt.datetime | None = None) -> LaunchPlan:
+    """Render `preset` and find out, with GETs only, what must be created.
+
+    Raises ParameterError (bad values), PresetError (broken template) or LaunchError (a kind the
+    cluster does not serve, an object that already exists, an unreachable cluster)."""
+    context = preset.resolve(values, now=now)
+    context["namespace"] = namespace
+    manifests = preset.render_context(context)
+    objects: list[PlannedObject] = []
+    notes: list[str] = []
+    ns_info = discover(api_client, "v1", "Namespace")
+    try:
+        ns_obj = _get(api_client, ns_info, None, namespace)
+        ns_exists: bool | None = ns_obj is not None
+    except LaunchError:
+        raise
+    except Exception as e:  # noqa: BLE001
+        if _status(e) != 403:
+            raise LaunchError(f"cannot read namespace {namespace}: {_api_error_text(e)}") from None
+        ns_obj, ns_exists = None, None
+        notes.append(f"not allowed to read namespace {namespace}; assuming it exists")
+    ns_manifest = {"apiVersion": "v1", "kind": "Namespace",
+                   "metadata": {"name": namespace, "labels": {"app.kubernetes.io/managed-by": "gpu-cockpit"}}}
+    if ns_exists is False:
+        objects.append(PlannedObject(ns_manifest, ns_info, ENSURE))
+    elif ns_exists:
+        objects.append(PlannedObject({**ns_manifest, "metadata": {"name": namespace}}, ns_info, KEEP,
+                                     ns_obj["metadata"].get("resourceVersion")))
+    ordered = sorted(manifests, key=lambda m: (0 if m["kind"] == "PersistentVolumeClaim" else 1))
+    for manifest in ordered:
+        if manifest["kind"] == "Namespace":
+            raise LaunchError("a preset may not create a Namespace itself; it is created from -n when missing")
+        info = discover(api_client, manifest["apiVersion"], manifest["kind"])
+        meta = manifest["metadata"]
+        if info.namespaced:
+            meta["namespace"] = namespace
+        else:
+            meta.pop("namespace", None)
+        obj = PlannedObject(manifest, info, CREATE)
+        if not meta.get("name") or ns_exists is False:
+            objects.append(obj)
+            if manifest["kind"] in _ENSURED_KINDS:
+                obj.action = ENSURE
+            continue
+        try:
+            existing = _get(api_client, info, obj.namespace, meta["name"])
+        except LaunchError:
+            raise
+        except Exception as e:  # noqa: BLE001
+            if _status(e) == 403:
+                notes.append(f"not allowed to read {obj.ref}: {_api_error_text(e)}")
+                existing = None
+            else:
+                raise LaunchError(f"cannot read {obj.ref}: {_api_error_text(e)}") from None
+        if manifest["kind"] in _ENSURED_KINDS:
+            if existing is not None:
+                obj.action = KEEP
+                obj.existing_resource_version = existing["metadata"].get("resourceVersion")
+                want = (((manifest.get("spec") or {}).get("resources") or {}).get("requests") or {}).get("storage")
+                have = (((existing.get("spec") or {}).get("resources") or {}).get("requests") or {}).get("storage")
+                if want and have and want != have:
+                    notes.append(f"{obj.ref} exists with {have}; it is used as it is (asked for {want})")
+            else:
+                obj.action = ENSURE
+        elif existing is not None:
+            raise LaunchError(f"{obj.ref} already exists in {obj.namespace or 'the cluster'}; choose another name")
+        objects.append(obj)
+    return LaunchPlan(preset.name, namespace, context, objects, api_client, read_only, notes)
+
+
+# -- dry run and create --------------------------------------------------------------------------
+
+def _refuse_if_read_only(p: LaunchPlan, read_only: bool, what: str) -> None:
+    if p.read_only or read_only:
+        raise LaunchError(f"read-only mode: refusing to {what} (nothing was sent to the cluster)")
+
+
+def dry_run(p: LaunchPlan, *, read_only: bool = False) -> list[dict]:
+    """Server-side dry run (dryRun=All) of every object the plan creates; returns the objects as
+    the server would store them. LaunchError lists every object the server rejects. When the
+    namespace does not exist yet its objects are checked in `default`."""
+    _refuse_if_read_only(p, read_only, "send dry-run requests")
+    ns_missing = any(o.kind == "Namespace" and o.action == ENSURE for o in p.objects)
+    results: list[dict] = []
+    failures: list[tuple[str, str]] = []
+    for obj in p.to_create:
+        body = json.loads(json.dumps(obj.manifest, default=str))
+        namespace = obj.namespace
+        if ns_missing and obj.info.namespaced:
+            namespace = "default"
+            body["metadata"]["namespace"] = namespace
+        try:
+            results.append(_call(p.api_client, "POST", obj.info.collection(namespace), body=body,
+                                 query=[("dryRun", "All"), ("fieldValidation", "Strict")]))
+        except Exception as e:  # noqa: BLE001
+            if not _is_api_exception(e):
+                raise _unreachable(e) from None
+            failures.append((obj.ref, _api_error_text(e)))
+    if failures:
+        lines = "; ".join(f"{ref}: {msg}" for ref, msg in failures)
+        raise LaunchError(f"the cluster rejects {len(failures)} object(s): {lines}", failures)
+    return results
+
+
+@dataclass
+class CreatedObject:
+    kind: str
+    name: str
+    namespace: str | None
+    uid: str
+    info: ResourceInfo = field(repr=False)
+    stored: dict = field(repr=False, default_factory=dict)
+
+    @property
+    def ref(self) -> str:
+        return f"{self.kind.lower()}/{self.name}"
+
+
+@dataclass
+class LaunchResult:
+    plan: LaunchPlan
+    created: list[CreatedObject]
+    kept: list[PlannedObject]
+
+    @property
+    def workload(self) -> CreatedObject | None:
+        for kind in _WORKLOAD_KINDS:
+            for c in self.created:
+                if c.kind == kind:
+                    return c
+        return None
+
+    def lines(self) -> list[str]:
+        out = [f"{c.ref} created" + (f" in {c.namespace}" if c.namespace else "") for c in self.created]
+        out += [f"{o.ref} unchanged (exists)" + (f" in {o.namespace}" if o.namespace else "") for o in self.kept
+                if o.kind != "Namespace"]
+        return out
+
+
+def _delete(api_client: Any, c: CreatedObject) -> None:
+    body = {"apiVersion": "v1", "kind": "DeleteOptions", "propagationPolicy": "Background",
+            "preconditions": {"uid": c.uid}}
+    try:
+        _call(api_client, "DELETE", f"{c.info.collection(c.namespace)}/{c.name}", body=body)
+    except Exception as e:  # noqa: BLE001
+        if _is_api_exception(e) and _status(e) in (404, 409):
+            return  # gone already, or replaced by someone else's object of that name
+        raise
+
+
+def create(p: LaunchPlan, *, read_only: bool = False) -> LaunchResult:
+    """Create the plan's objects in order. If one fails, delete what this call created and raise
+    LaunchError: a launch either happens completely or leaves nothing behind."""
+    _refuse_if_read_only(p, read_only, "create anything")
+    created: list[CreatedObject] = []
+    kept = list(p.kept)
+    for obj in p.to_create:
+        body = json.loads(json.dumps(obj.manifest, default=str))
+        try:
+            stored = _call(p.api_client, "POST", obj.info.collection(obj.namespace), body=body,
+                           query=[("fieldValidation", "Strict")])
+        except Exception as e:  # noqa: BLE001
+            if _is_api_exception(e) and _status(e) == 409 and obj.action == ENSURE:
+                kept.append(PlannedObject(obj.manifest, obj.info, KEEP))  # appeared meanwhile: leave it be
+                continue
+            reason = _api_error_text(e) if _is_api_exception(e) else f"cannot reach the cluster: {e}"
+            rollback = _rollback(p.api_client, created)
+            raise LaunchError(f"creating {obj.ref} failed: {reason}. {rollback}", [(obj.ref, reason)]) from None
+        meta = stored.get("metadata", {})
+        created.append(CreatedObject(obj.kind, meta.get("name", obj.name), meta.get("namespace"),
+                                     meta.get("uid", ""), obj.info, stored))
+    return LaunchResult(p, created, kept)
+
+
+def _rollback(api_client: Any, created: list[CreatedObject]) -> str:
+    if not created:
+        return "Nothing had been created."
+    problems = []
+    for c in reversed(created):
+        try:
+            _delete(api_client, c)
+        except Exception as e:  # noqa: BLE001
+            problems.append(f"{c.ref}: {_api_error_text(e)}")
+    names = ", ".join(c.ref for c in created)
+    if problems:
+        return f"Rolling back {names} failed for: {'; '.join(problems)} - delete these by hand."
+    return f"Rolled back: deleted {names}."
+
+
+# -- following the workload ----------------------------------------------------------------------
+
+@dataclass
+class FollowOutcome:
+    ok: bool
+    state: str  # Succeeded, Failed, Running (pods/deployments that are up), Timeout, Deleted
+    message: str = ""
+
+
+def _conditions(obj: dict) -> dict[str, dict]:
+    return {c.get("type"): c for c in (obj.get("status") or {}).get("conditions") or [] if isinstance(c, dict)}
+
+
+def judge(kind: str, obj: dict) -> tuple[str | None, bool, str]:
+    """(terminal state or None, ok, one-line status) of a workload object."""
+    status = obj.get("status") or {}
+    conds = _conditions(obj)
+
+    def true(t: str) -> dict | None:
+        c = conds.get(t)
+        return c if c and c.get("status") == "True" else None
+
+    if kind == "Job":
+        line = (f"active={status.get('active', 0)} succeeded={status.get('succeeded', 0)} "
+                f"failed={status.get('failed', 0)}")
+        if true("Complete"):
+            return "Succeeded", True, line
+        if (c := true("Failed")) is not None:
+            return "Failed", False, f"{c.get('reason', '')}: {c.get('message', '')}".strip(": ")
+        return None, False, line
+    if kind == "Workflow":
+        phase = status.get("phase") or "Pending"
+        msg = status.get("message") or ""
+        line = f"phase={phase}" + (f" progress={status['progress']}" if status.get("progress") else "")
+        if phase == "Succeeded":
+            return "Succeeded", True, line
+        if phase in ("Failed", "Error"):
+            return "Failed", False, msg or f"workflow {phase}"
+        return None, False, line + (f" ({msg})" if msg else "")
+    if kind == "Experiment":
+        line = (f"trials={status.get('trials', 0)} succeeded={status.get('trialsSucceeded', 0)} "
+                f"running={status.get('trialsRunning', 0)} failed={status.get('trialsFailed', 0)}")
+        if true("Succeeded"):
+            return "Succeeded", True, line
+        if (c := true("Failed")) is not None:
+            return "Failed", False, c.get("message") or "experiment failed"
+        return None, False, line
+    if kind == "Pod":
+        phase = status.get("phase") or "Pending"
+        if phase == "Succeeded":
+            return "Succeeded", True, phase
+        if phase == "Failed":
+            return "Failed", False, status.get("message") or status.get("reason") or "pod failed"
+        restart = (obj.get("spec") or {}).get("restartPolicy", "Always")
+        if phase == "Running" and restart == "Always" and true("Ready"):
+            return "Running", True, "Running and ready"
+        sched = conds.get("PodScheduled")
+        if sched and sched.get("status") == "False":
+            return None, False, f"{phase}: {sched.get('reason', '')} {sched.get('message', '')}".strip()
+        return None, False, phase
+    if kind in ("Deployment", "StatefulSet"):
+        want = (obj.get("spec") or {}).get("replicas", 1)
+        ready = status.get("readyReplicas", 0)
+        line = f"ready={ready}/{want}"
+        if (c := conds.get("Progressing")) and c.get("reason") == "ProgressDeadlineExceeded":
+            return "Failed", False, c.get("message", "progress deadline exceeded")
+        if ready >= want and status.get("observedGeneration", 0) >= obj["metadata"].get("generation", 0):
+            return "Running", True, line
+        return None, False, line
+    return "Succeeded", True, "created"
+
+
+def _lines(resp: Any) -> Iterator[bytes]:
+    pending = b""
+    for chunk in resp.stream(65536, decode_content=False):
+        pending += chunk
+        while b"\n" in pending:
+            line, pending = pending.split(b"\n", 1)
+            if line.strip():
+                yield line
+    if pending.strip():
+        yield pending
+
+
+def watch_object(api_client: Any, info: ResourceInfo, namespace: str | None, name: str,
+                 deadline: float | None, stop: threading.Event | None = None) -> Iterator[dict | None]:
+    """Yield the object now and on every change (a watch, resumed after expiry); None when it
+    is deleted. Ends at `deadline` (time.monotonic) or when `stop` is set."""
+    path = info.collection(namespace)
+    selector = f"metadata.name={name}"
+    resource_version = None
+    while True:
+        if resource_version is None:
+            listing = _call(api_client, "GET", path, query=[("fieldSelector", selector)])
+            items = listing.get("items") or []
+            resource_version = (listing.get("metadata") or {}).get("resourceVersion")
+            yield items[0] if items else None
+        remaining = None if deadline is None else deadline - time.monotonic()
+        if (remaining is not None and remaining <= 0) or (stop is not None and stop.is_set()):
+            return
+        window = int(max(1, min(remaining if remaining is not None else 240, 240)))
+        if stop is not None:
+            window = min(window, 5)
+        query = [("watch", "true"), ("fieldSelector", selector), ("resourceVersion", resource_version),
+                 ("allowWatchBookmarks", "true"), ("timeoutSeconds", str(window))]
+        resp = _call(api_client, "GET", path, query=query, preload=False, timeout=(_TIMEOUT, window + 30))
+        try:
+            for raw in _lines(resp):
+                event = json.loads(raw)
+                etype, obj = event.get("type"), event.get("object") or {}
+                if etype == "ERROR":
+                    if obj.get("code") == 410:  # our resourceVersion is too old: list again
+                        resource_version = None
+                        break
+                    raise LaunchError(f"watching {info.kind.lower()}/{name} failed: {obj.get('message', obj)}")
+                rv = (obj.get("metadata") or {}).get("resourceVersion")
+                if rv:
+                    resource_version = rv
+                if etype == "BOOKMARK":
+                    continue
+                yield None if etype == "DELETED" else obj
+        finally:
+            resp.release_conn()
+
+
+def follow(result: LaunchResult, on_status: Callable[[str], Any] | None = None, *, timeout: float | None = None,
+           stop: threading.Event | None = None) -> FollowOutcome:
+    """Watch the launched workload until it succeeds, fails, is up (pods and deployments that
+    run until stopped), is deleted, `timeout` seconds pass or `stop` is set. `on_status(line)`
+    gets each new status line."""
+    target = result.workload
+    if target is None:
+        return FollowOutcome(True, "Succeeded", "nothing to follow")
+    deadline = None if timeout is None else time.monotonic() + timeout
+    last = None
+    try:
+        for obj in watch_object(result.plan.api_client, target.info, target.namespace, target.name, deadline, stop):
+            if obj is None:
+                return FollowOutcome(False, "Deleted", f"{target.ref} was deleted")
+            state, ok, line = judge(target.kind, obj)
+            if line != last and on_status is not None:
+                on_status(f"{target.ref}: {line}")
+            last = line
+            if state is not None:
+                return FollowOutcome(ok, state, line)
+    except LaunchError:
+        raise
+    except Exception as e:  # noqa: BLE001
+        if _is_api_exception(e):
+            raise LaunchError(f"following {target.ref} failed: {_api_error_text(e)}") from None
+        raise LaunchError(f"following {target.ref} failed: {e}") from None
+    if stop is not None and stop.is_set():
+        return FollowOutcome(False, "Stopped", "stopped following")
+    return FollowOutcome(False, "Timeout", f"{target.ref} did not finish within {timeout or 0:g}s ({last})")
