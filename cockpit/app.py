@@ -20,8 +20,10 @@ from textual.message import Message
 from textual.widgets import Footer, Input, Static
 
 from cockpit import __version__
+from cockpit.config import Settings, load_settings
+from cockpit.kube import actions as kactions
 from cockpit.kube import argo as argomod
-from cockpit.kube.connection import ConnectionProblem, Kubeconfig, make_api_client
+from cockpit.kube.connection import ConnectionProblem, Kubeconfig, ReadOnlyRefused, can_i, make_api_client
 from cockpit.kube.gpu_view import GPU_COLUMNS, gpu_rows, totals_line
 from cockpit.kube.hub import ClusterHub
 from cockpit.kube.informer import CONNECTING, ERROR, FORBIDDEN, LIVE
@@ -29,16 +31,26 @@ from cockpit.kube.kinds import KINDS, kind_by_alias
 from cockpit.kube.model import Column, Row
 from cockpit.kube.store import RowStore
 from cockpit.kube.text import clean
+from cockpit.ui.theming import install_themes, start_theme_reload, theme_variable_defaults
 from cockpit.ui.widgets.resource_table import ResourceTable
 
 CONTEXT_COLUMNS = (Column("CURRENT", 7), Column("NAME", 30), Column("CLUSTER", 24, priority=1),
                    Column("USER", 20, priority=2), Column("NAMESPACE", 16, priority=1))
 STEP_COLUMNS = (Column("STEP", 34), Column("TYPE", 9, priority=2), Column("PHASE", 10), Column("POD", 40, priority=1),
                 Column("DURATION", 8, "right", priority=2), Column("MESSAGE", 30, priority=3))
+CLEANUP_COLUMNS = (Column("KIND", 5), Column("NAMESPACE", 14, priority=1, min_width=10),
+                   Column("NAME", 36, min_width=20), Column("WHY", 30), Column("GPUS", 5, "right", priority=2))
 HOLDER_COLUMNS = (Column("NAMESPACE", 16, priority=1), Column("POD", 40), Column("GPUS", 18),
                   Column("STATUS", 16), Column("AGE", 6, "right", priority=2))
 
 # Pane order is also the digit shortcut order.
+# Actions and the panes they apply to; every one of them changes the cluster.
+MUTATING_ACTIONS = {
+    "delete": {"pods", "jobs", "pvcs", "workflows", "experiments", "namespaces", "trials", "cleanup"},
+    "kill": {"pods"},
+    "workflow": {"workflows"},
+    "retry": {"workflows", "experiments"},
+}
 PANES = ("gpu", "pods", "jobs", "workflows", "experiments", "pvcs", "nodes", "namespaces", "contexts")
 PANE_TITLES = {"gpu": "GPU allocation", "contexts": "Contexts", **{k: v.title for k, v in KINDS.items()}}
 COMMAND_ALIASES = {"gpu": "gpu", "gpus": "gpu", "ctx": "contexts", "context": "contexts", "contexts": "contexts"}
@@ -85,6 +97,15 @@ class CockpitApp(App):
         Binding("d", "describe", "Describe", id="app.describe"),
         Binding("y", "yaml", "YAML", id="app.yaml"),
         Binding("q", "quit", "Quit", id="app.quit"),
+        # Actions that change the cluster: hidden and refused in read-only mode.
+        Binding("ctrl+d", "delete", "Delete", id="app.delete"),
+        Binding("ctrl+k", "kill", "Kill", id="app.kill"),
+        Binding("x", "workflow('stop')", "Stop", id="app.wf_stop"),
+        Binding("X", "workflow('terminate')", "Terminate", id="app.wf_terminate"),
+        Binding("z", "workflow('suspend')", "Suspend", id="app.wf_suspend"),
+        Binding("u", "workflow('resume')", "Resume", id="app.wf_resume"),
+        Binding("R", "retry", "Retry/Restart", id="app.retry"),
+        Binding("ctrl+r", "workflow('resubmit')", "Resubmit", id="app.wf_resubmit"),
         *(Binding(str(i + 1), f"pane('{p}')", PANE_TITLES[p], show=False, id=f"app.pane_{p}")
           for i, p in enumerate(PANES)),
     ]
@@ -92,16 +113,22 @@ class CockpitApp(App):
     def __init__(self, kubeconfig: Kubeconfig | None = None, *, context: str | None = None,
                  namespace: str | None = None, read_only: bool = False, start_pane: str = "pods",
                  recorded: dict[str, list[dict]] | None = None, clock: Callable[[], float] = time.time,
-                 repaint_hz: float = 10.0, gpu_names=None, gpu_prefixes=None):
+                 settings: Settings | None = None, watch_themes: bool = False):
         super().__init__()
+        self.settings = settings or Settings()
         self.kubeconfig = kubeconfig or Kubeconfig([], {}, "", [])
         self.context = context or self.kubeconfig.current
         self.namespace = namespace  # None: all namespaces
-        self.read_only = read_only
+        self._read_only_flag = read_only
         self.clock = clock
         self.recorded = recorded
-        self.repaint_hz = repaint_hz
-        self.gpu_opts = {k: v for k, v in (("gpu_names", gpu_names), ("gpu_prefixes", gpu_prefixes)) if v}
+        self.repaint_hz = self.settings.repaint_hz
+        self.gpu_opts = {"gpu_names": self.settings.gpu_resources.names,
+                         "gpu_prefixes": self.settings.gpu_resources.prefixes}
+        self.theme_errors = install_themes(self, self.settings)
+        self.watch_themes = watch_themes
+        self.permissions: dict[tuple[str, str], bool | None] = {}
+        self.startup_problems: list[str] = []  # configuration problems found before the app ran
         self.hub: ClusterHub | None = None
         self.problem: ConnectionProblem | None = None
         self.views: dict[str, View] = {}
@@ -112,6 +139,14 @@ class CockpitApp(App):
         self._start_pane = start_pane
         self._gpu_totals = ""
         self._last_age_refresh = 0.0
+
+    @property
+    def read_only(self) -> bool:
+        """Global flag, config key, or the current context's setting: any of them wins."""
+        return self._read_only_flag or self.settings.for_context(self.context or "").read_only
+
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        return {**super().get_theme_variable_defaults(), **theme_variable_defaults()}
 
     # -- layout ------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -130,7 +165,13 @@ class CockpitApp(App):
         self._table = self.query_one("#table", ResourceTable)
         self._build_views()
         for p in self.kubeconfig.problems:
-            self.notify(str(p), severity="error", timeout=10)
+            self.notify(str(p), severity="error", timeout=10, markup=False)
+        for e in [*self.theme_errors, *self.startup_problems]:
+            self.notify(str(e), severity="error", timeout=10, markup=False)
+        if self.watch_themes:
+            start_theme_reload(self, known_errors=self.theme_errors)
+        if self.settings.keys:
+            self.set_keymap(dict(self.settings.keys))
         self.show_pane(self._start_pane if self._start_pane in self.views else "pods")
         if self.recorded is not None:
             self._load_recorded()
@@ -187,7 +228,7 @@ class CockpitApp(App):
 
     @work(thread=True, exclusive=True, group="connect", exit_on_error=False)
     def _create_client(self, context: str) -> None:
-        api = make_api_client(self.kubeconfig, context)
+        api = make_api_client(self.kubeconfig, context, read_only=self.read_only)
         if isinstance(api, ConnectionProblem):
             self.post_message(ContextReady(context, None, api))
         else:
@@ -205,6 +246,9 @@ class CockpitApp(App):
         self.hub.start_core()
         if self.current and self.current.feed_id:
             self.hub.ensure(self.current.feed_id)
+        self.permissions.clear()
+        self._probe_permissions()
+        self.refresh_bindings()
         self.refresh_bars()
 
     def _set_context_rows(self) -> None:
@@ -286,6 +330,7 @@ class CockpitApp(App):
         table.set_store(view.store, list(view.columns))
         if view.cursor and view.store.index(view.cursor) is not None:
             table.move_cursor(view.store.index(view.cursor))
+        self.refresh_bindings()
         self.refresh_bars()
 
     def push_view(self, view: View) -> None:
@@ -523,6 +568,20 @@ class CockpitApp(App):
             else:
                 self.notify(f"no context named {clean(args[0])}", severity="error")
             return
+        if head == "theme":
+            if not args:
+                self.notify("themes: " + ", ".join(sorted(self.available_themes)), timeout=6, markup=False)
+            elif args[0] in self.available_themes:
+                self.theme = args[0]
+            else:
+                self.notify(f"no theme named {clean(args[0])}", severity="error", markup=False)
+            return
+        if head == "cleanup":
+            if self.read_only:
+                self.notify("read-only: clean-up is not available", severity="warning")
+            else:
+                self.open_cleanup()
+            return
         pane = COMMAND_ALIASES.get(head)
         if pane is None:
             kind = kind_by_alias(head)
@@ -556,6 +615,8 @@ class CockpitApp(App):
         rows = []
         for b in [*self.BINDINGS, *ResourceTable.BINDINGS]:
             if isinstance(b, Binding):
+                if self.read_only and b.action.split("(", 1)[0] in MUTATING_ACTIONS:
+                    continue
                 keys = b.key_display or b.key
                 rows.append((keys, b.description, b.id or ""))
         return rows
@@ -614,23 +675,263 @@ class CockpitApp(App):
             text = f"Cannot fetch: {clean(str(e), 300)}"
         self.call_from_thread(screen.set_text, text)
 
+    # -- changing the cluster ------------------------------------------------------------------
+    # (verb, resource) each mutating action needs, for RBAC probing.
+    _NEEDS = {
+        "delete": ("delete", None), "kill": ("delete", "pods"), "workflow": ("patch", "workflows"),
+        "retry": ("update", None),
+    }
+
+    def _pane_kind(self) -> str:
+        view = self.current
+        if view is None:
+            return ""
+        if view.id == "cleanup":
+            return "cleanup"
+        return view.kind_id if view.id not in self.views else view.id
+
+    def check_action(self, action: str, parameters) -> bool | None:
+        panes = MUTATING_ACTIONS.get(action)
+        if panes is None:
+            return True
+        if self.read_only:
+            return False
+        if self._pane_kind() not in panes:
+            return False
+        verb, resource = self._NEEDS.get(action, ("", None))
+        allowed = self.permissions.get((verb, resource or self._pane_kind()))
+        return None if allowed is False else True
+
+    def on_key(self, event) -> None:
+        # A mutating key in read-only mode: its binding is hidden, and this says why nothing happens.
+        if self.read_only and event.key in self._mutating_keys():
+            event.stop()
+            self.notify("read-only: this cockpit changes nothing in the cluster", severity="warning", timeout=3)
+
+    def _mutating_keys(self) -> set[str]:
+        keys: set[str] = set()
+        for b in self.BINDINGS:
+            if isinstance(b, Binding) and b.action.split("(", 1)[0] in MUTATING_ACTIONS:
+                keys.update(k.strip() for k in b.key.split(","))
+        return keys
+
+    @work(thread=True, group="permissions", exit_on_error=False)
+    def _probe_permissions(self) -> None:
+        hub = self.hub
+        if hub is None or hub.api is None or self.read_only:
+            return
+        ns = self.namespace or ""
+        found = {}
+        for verb, resource, group in (("delete", "pods", ""), ("delete", "jobs", "batch"),
+                                      ("delete", "persistentvolumeclaims", ""), ("delete", "namespaces", ""),
+                                      ("delete", "workflows", "argoproj.io"), ("patch", "workflows", "argoproj.io"),
+                                      ("update", "workflows", "argoproj.io"),
+                                      ("delete", "experiments", "kubeflow.org"),
+                                      ("update", "experiments", "kubeflow.org"),
+                                      ("delete", "trials", "kubeflow.org")):
+            pane = {"persistentvolumeclaims": "pvcs"}.get(resource, resource)
+            found[(verb, pane)] = can_i(hub.api, verb, resource, group, ns)
+        if self.hub is hub:
+            self.call_from_thread(self._set_permissions, found)
+
+    def _set_permissions(self, found: dict) -> None:
+        self.permissions.update(found)
+        self.refresh_bindings()
+
+    def _targets(self) -> list[tuple[str, str, str]]:
+        """(kind id, namespace, name) of the marked rows, else of the cursor row."""
+        view = self.current
+        if view is None:
+            return []
+        keys = list(self.table.marked_keys) or ([self.table.cursor_key] if self.table.cursor_key else [])
+        out = []
+        kind = self._pane_kind()
+        for key in keys:
+            row = view.store.get(key)
+            if row is not None and row.name:
+                out.append((kind, row.namespace, row.name))
+        return out
+
+    def action_delete(self) -> None:
+        if self._pane_kind() == "cleanup":
+            self._cleanup_confirm()
+            return
+        targets = self._targets()
+        if not targets:
+            return
+        kind = KINDS[targets[0][0]]
+        items = [f"{kind.api_kind} {ns + '/' if ns else ''}{name}" for _, ns, name in targets]
+        extra = {"jobs": " (and their pods)", "experiments": " (and their trials)",
+                 "namespaces": " (and everything in them)"}.get(kind.id, "")
+        typed = None
+        if kind.id in kactions.TYPE_TO_CONFIRM:
+            if len(targets) > 1:
+                self.notify(f"delete {kind.title.lower()} one at a time: each needs its name typed",
+                            severity="warning")
+                return
+            typed = targets[0][2]
+        from cockpit.ui.screens.confirm import ConfirmScreen
+
+        def done(ok: bool | None) -> None:
+            if ok:
+                self._run_action(f"deleted {len(targets)} {kind.title.lower()}",
+                                 [(kactions.delete, (kind.resource, ns, name)) for _, ns, name in targets])
+                self.table.clear_marks()
+
+        self.push_screen(ConfirmScreen(f"Delete {len(targets)} {kind.title.lower()}{extra}?", items,
+                                       type_to_confirm=typed), done)
+
+    def action_kill(self) -> None:
+        targets = self._targets()
+        if not targets:
+            return
+        from cockpit.ui.screens.confirm import ConfirmScreen
+
+        def done(ok: bool | None) -> None:
+            if ok:
+                self._run_action(f"killed {len(targets)} pods",
+                                 [(kactions.kill_pod, (ns, name)) for _, ns, name in targets])
+                self.table.clear_marks()
+
+        self.push_screen(ConfirmScreen(f"Kill {len(targets)} pods now (grace period 0)?",
+                                       [f"Pod {ns}/{name}" for _, ns, name in targets]), done)
+
+    def action_workflow(self, what: str) -> None:
+        targets = self._targets()
+        fn = kactions.WORKFLOW_ACTIONS[what]
+        if targets:
+            self._run_action(f"{what}: {', '.join(n for _, _, n in targets)}",
+                             [(fn, (ns, name)) for _, ns, name in targets])
+
+    def action_retry(self) -> None:
+        targets = self._targets()
+        if not targets:
+            return
+        if self._pane_kind() == "workflows":
+            self.action_workflow("retry")
+        else:
+            self._run_action("restart requested", [(kactions.experiment_restart, (ns, name))
+                                                     for _, ns, name in targets])
+
+    @work(thread=True, group="actions", exit_on_error=False)
+    def _run_action(self, summary: str, calls: list) -> None:
+        from kubernetes.client.rest import ApiException
+
+        api = self.hub.api if self.hub else None
+        errors = []
+        for fn, args in calls:
+            try:
+                fn(api, *args)
+            except ReadOnlyRefused as e:
+                errors.append(str(e))
+                break
+            except kactions.ActionError as e:
+                errors.append(str(e))
+            except ApiException as e:
+                errors.append(f"{e.status} {clean(e.reason)}: {clean(_api_message(e), 200)}")
+            except Exception as e:  # network trouble: report, never crash
+                errors.append(clean(str(e), 200))
+        if errors:
+            self.call_from_thread(self.notify, "; ".join(errors), severity="error", timeout=8, markup=False)
+        else:
+            self.call_from_thread(self.notify, summary, timeout=3, markup=False)
+
+    # -- :cleanup ----------------------------------------------------------------------------------
+    def open_cleanup(self) -> None:
+        if self.hub is None or self.hub.api is None:
+            self.notify("not connected", severity="warning")
+            return
+        view = View("cleanup", "Clean up: finished work and idle GPU holders (space unticks, ctrl+d deletes)",
+                    CLEANUP_COLUMNS, RowStore(), kind_id="pods", extra={"items": {}})
+        self.push_view(view)
+        self.table.placeholder = "Looking for finished work…"
+        self._load_cleanup(view)
+
+    @work(thread=True, group="cleanup", exit_on_error=False)
+    def _load_cleanup(self, view: View) -> None:
+        try:
+            items = kactions.cleanup_preview(
+                self.hub.api, finished_after=self.settings.cleanup.finished_after,
+                idle_dev_pod_after=self.settings.cleanup.idle_dev_pod_after, namespace=self.namespace,
+                gpu_names=self.settings.gpu_resources.names, gpu_prefixes=self.settings.gpu_resources.prefixes)
+        except Exception as e:
+            self.call_from_thread(self.notify, f"cannot preview clean-up: {clean(str(e), 200)}", severity="error")
+            return
+        self.call_from_thread(self._show_cleanup, view, items)
+
+    def _show_cleanup(self, view: View, items) -> None:
+        view.extra["items"] = {i.key: i for i in items}
+        rows = [Row(key=i.key, cells=(i.kind.rstrip("s"), i.namespace, i.name, i.reason, f"{i.gpus:g}" if i.gpus else ""),
+                    sort=(i.kind, i.namespace, i.name, i.age_seconds, i.gpus), namespace=i.namespace, name=i.name,
+                    status="warn" if i.gpus else "done")
+                for i in items]
+        self._apply(view, view.store.apply(rows, []))
+        if view is self.current:
+            self.table.set_marks(view.extra["items"].keys())
+            self.table.placeholder = "Nothing to clean up"
+        self.refresh_bars()
+
+    def _cleanup_confirm(self) -> None:
+        view = self.current
+        chosen = [view.extra["items"][k] for k in sorted(self.table.marked_keys) if k in view.extra["items"]]
+        if not chosen:
+            self.notify("nothing ticked", severity="warning")
+            return
+        from cockpit.ui.screens.confirm import ConfirmScreen
+
+        def done(ok: bool | None) -> None:
+            if ok:
+                self._cleanup_delete(view, chosen)
+
+        self.push_screen(ConfirmScreen(f"Delete these {len(chosen)} objects?",
+                                       [f"{i.kind.rstrip('s')} {i.namespace}/{i.name}: {i.reason}" for i in chosen]),
+                         done)
+
+    @work(thread=True, group="cleanup", exit_on_error=False)
+    def _cleanup_delete(self, view: View, chosen) -> None:
+        try:
+            done, failed = kactions.cleanup_delete(self.hub.api, chosen)
+        except ReadOnlyRefused as e:
+            self.call_from_thread(self.notify, str(e), severity="error")
+            return
+        msg = f"deleted {len(done)} objects" + (f"; {len(failed)} failed: " + "; ".join(
+            f"{i.name}: {why}" for i, why in failed[:3]) if failed else "")
+        self.call_from_thread(self.notify, msg, severity="error" if failed else "information", markup=False)
+        self.call_from_thread(self._apply, view, view.store.apply([], [i.key for i in done]))
+
     def on_unmount(self) -> None:
         self._tick.stop()
         if self.hub:
             self.hub.close()
 
 
+def _api_message(e) -> str:
+    try:
+        import orjson
+
+        return str(orjson.loads(e.body or b"{}").get("message") or "")
+    except Exception:
+        return ""
+
+
 def run_app(args) -> int:
+    import dataclasses
     import signal
 
+    settings, problems = load_settings()
+    if args.theme:
+        settings = dataclasses.replace(settings, theme=args.theme)
     kubeconfig = Kubeconfig.load(args.kubeconfig)
     context = args.context
     if context and context not in kubeconfig.contexts:
         kubeconfig.problems.append(ConnectionProblem(f"context {context!r} not found", kubeconfig.path_string,
                                                      context))
         context = None
-    namespace = None if args.all_namespaces else args.namespace
-    app = CockpitApp(kubeconfig, context=context, namespace=namespace, read_only=args.read_only)
+    ctx_settings = settings.for_context(context or kubeconfig.current)
+    namespace = None if args.all_namespaces else (args.namespace or ctx_settings.namespace or None)
+    app = CockpitApp(kubeconfig, context=context, namespace=namespace, read_only=args.read_only,
+                     settings=settings, watch_themes=True)
+    app.startup_problems = [str(p) for p in problems]
 
     # The SSH connection dropped: leave at once, closing streams on the way.
     signal.signal(signal.SIGHUP, lambda *_: app.call_later(app.exit))

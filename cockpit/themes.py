@@ -15,7 +15,7 @@ Every colour is checked with `textual.color.Color.parse`; a problem raises `Them
 file:line and the field. A user theme that leaves out some of PRODUCT_VARIABLES gets them from the
 built-in theme of the same kind (ansi16, dark or light), so colours stay out of code.
 
-This module does not import the UI; `cockpit.ui.theming` installs the themes into the app.
+This module does not import cockpit.ui; `cockpit.ui.theming` installs the themes into the app.
 """
 
 from __future__ import annotations

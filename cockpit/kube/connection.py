@@ -125,9 +125,38 @@ def _in_cluster_namespace() -> str:
         return "default"
 
 
-def make_api_client(kubeconfig: Kubeconfig, context: str):
+class ReadOnlyRefused(Exception):
+    """A request that would change the cluster (or open exec, attach, port-forward) was refused
+    because the cockpit runs read-only. Raised before anything leaves the process."""
+
+
+MUTATING_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+INTERACTIVE_SUBRESOURCES = ("/exec", "/attach", "/portforward")
+
+
+def guard_read_only(api, read_only: bool) -> None:
+    """Refuse, inside the API client itself, every mutating request and every exec, attach or
+    port-forward when `read_only`. All calls of the generated client, raw calls, watches and
+    `kubernetes.stream` go through `call_api`, so no code path above can get around it."""
+    api.read_only = read_only
+    if getattr(api, "_guarded", False):
+        return
+    original = api.call_api
+
+    def call_api(resource_path, method, *args, **kwargs):
+        if api.read_only:
+            path = str(resource_path).split("?", 1)[0].rstrip("/")
+            if str(method).upper() in MUTATING_METHODS or path.endswith(INTERACTIVE_SUBRESOURCES):
+                raise ReadOnlyRefused(f"read-only: refused {str(method).upper()} {path}")
+        return original(resource_path, method, *args, **kwargs)
+
+    api.call_api = call_api
+    api._guarded = True
+
+
+def make_api_client(kubeconfig: Kubeconfig, context: str, read_only: bool = False):
     """An ApiClient for `context`, or a ConnectionProblem. Blocking (exec plugins may run):
-    call from a worker thread."""
+    call from a worker thread. With `read_only`, the client refuses every change."""
     from kubernetes import client, config
     from kubernetes.config.config_exception import ConfigException
 
@@ -145,11 +174,15 @@ def make_api_client(kubeconfig: Kubeconfig, context: str):
     cfg.connection_pool_maxsize = 16
     api = client.ApiClient(cfg)
     api.user_agent = USER_AGENT
+    guard_read_only(api, read_only)
     return api
 
 
 def can_i(api, verb: str, resource: str, group: str = "", namespace: str = "", subresource: str = "") -> bool | None:
-    """SelfSubjectAccessReview; None when the question itself failed."""
+    """SelfSubjectAccessReview; None when the question itself failed or was not asked (a
+    review is a create request, which a read-only client does not send)."""
+    if getattr(api, "read_only", False):
+        return None
     from kubernetes import client
     from kubernetes.client.rest import ApiException
 

@@ -193,7 +193,7 @@ class LaunchPlan:
 def _get(api_client: Any, info: ResourceInfo, namespace: str | None, name: str) -> dict | None:
     try:
         return _call(api_client, "GET", f"{info.collection(namespace)}/{name}")
-    except Exception as e:  # noqa: BLE001
+    except Exception as e:
         if _is_api_exception(e):
             if _status(e) == 404:
                 return None
@@ -346,7 +346,7 @@ def _delete(api_client: Any, c: CreatedObject) -> None:
             "preconditions": {"uid": c.uid}}
     try:
         _call(api_client, "DELETE", f"{c.info.collection(c.namespace)}/{c.name}", body=body)
-    except Exception as e:  # noqa: BLE001
+    except Exception as e:
         if _is_api_exception(e) and _status(e) in (404, 409):
             return  # gone already, or replaced by someone else's object of that name
         raise

@@ -8,12 +8,13 @@ stops parsing is reported in `errors` while its last good version stays availabl
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from cockpit import locations
 from cockpit.launch.errors import PresetError
@@ -208,7 +209,7 @@ class PresetWatcher:
         self._stop.set()
         self._thread.join(timeout)
 
-    def __enter__(self) -> PresetWatcher:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -230,10 +231,9 @@ class PresetWatcher:
                     continue
                 event = self.library.reload()
                 if event:
-                    try:
+                    # A failing callback must not end the watch.
+                    with contextlib.suppress(Exception):
                         self.callback(event)
-                    except Exception:  # noqa: BLE001 - a failing callback must not end the watch
-                        pass
         except Exception as e:  # noqa: BLE001 - e.g. the folder was removed; reported through .failed
             self.failed = e
         finally:

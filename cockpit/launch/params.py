@@ -47,6 +47,10 @@ _FALSE = {"false", "no", "off", "0", "n"}
 _MAX_TEXT = 1 << 16  # longer values are certainly a mistake
 
 
+class BadValue(ValueError):
+    """A value the user gave does not fit its parameter; the text says why."""
+
+
 def _show(value: Any, limit: int = 40) -> str:
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
@@ -78,13 +82,13 @@ def _scalar_text(value: Any, what: str) -> str:
         return str(value)
     if isinstance(value, float):
         if not math.isfinite(value):
-            raise ValueError(f"{what} must be finite, got {value}")
+            raise BadValue(f"{what} must be finite, got {value}")
         return repr(value)
     if isinstance(value, str):
         if len(value) > _MAX_TEXT:
-            raise ValueError(f"{what} is too long ({len(value)} characters)")
+            raise BadValue(f"{what} is too long ({len(value)} characters)")
         return value
-    raise ValueError(f"expected {what}, got {_kind(value)}")
+    raise BadValue(f"expected {what}, got {_kind(value)}")
 
 
 def _flow(text: str, want: type, what: str) -> Any:
@@ -92,34 +96,34 @@ def _flow(text: str, want: type, what: str) -> Any:
         value = yaml.safe_load(text)
     except yaml.YAMLError as e:
         problem = getattr(e, "problem", None) or "cannot be read"
-        raise ValueError(f"{what}: {_show(text)} is not a valid YAML flow value ({problem})") from None
+        raise BadValue(f"{what}: {_show(text)} is not a valid YAML flow value ({problem})") from None
     except (RecursionError, ValueError, OverflowError):
-        raise ValueError(f"{what}: {_show(text)} cannot be read") from None
+        raise BadValue(f"{what}: {_show(text)} cannot be read") from None
     if not isinstance(value, want):
-        raise ValueError(f"expected {what}, got {_kind(value)} from {_show(text)}")
+        raise BadValue(f"expected {what}, got {_kind(value)} from {_show(text)}")
     return value
 
 
 def parse_int(value: Any) -> int:
     if isinstance(value, bool):
-        raise ValueError(f"expected an integer, got {_kind(value)}")
+        raise BadValue(f"expected an integer, got {_kind(value)}")
     if isinstance(value, int):
         return value
     if isinstance(value, float):
         if value.is_integer():
             return int(value)
-        raise ValueError(f"expected an integer, got {value}")
+        raise BadValue(f"expected an integer, got {value}")
     if isinstance(value, str):
         text = value.strip()
         if re.fullmatch(r"[+-]?\d{1,18}", text):
             return int(text)
-        raise ValueError(f"expected an integer, got {_show(value)}")
-    raise ValueError(f"expected an integer, got {_kind(value)}")
+        raise BadValue(f"expected an integer, got {_show(value)}")
+    raise BadValue(f"expected an integer, got {_kind(value)}")
 
 
 def parse_number(value: Any) -> float | int:
     if isinstance(value, bool):
-        raise ValueError(f"expected a number, got {_kind(value)}")
+        raise BadValue(f"expected a number, got {_kind(value)}")
     if isinstance(value, int):
         return value
     if isinstance(value, float):
@@ -127,12 +131,12 @@ def parse_number(value: Any) -> float | int:
     elif isinstance(value, str):
         text = value.strip()
         if not re.fullmatch(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?", text):
-            raise ValueError(f"expected a number, got {_show(value)}")
+            raise BadValue(f"expected a number, got {_show(value)}")
         result = float(text)
     else:
-        raise ValueError(f"expected a number, got {_kind(value)}")
+        raise BadValue(f"expected a number, got {_kind(value)}")
     if not math.isfinite(result):
-        raise ValueError(f"expected a finite number, got {_show(value)}")
+        raise BadValue(f"expected a finite number, got {_show(value)}")
     return result
 
 
@@ -143,26 +147,26 @@ def parse_bool(value: Any) -> bool:
         return bool(value)
     if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
         return value.strip().lower() in _TRUE
-    raise ValueError(f"expected true or false, got {_show(value)}")
+    raise BadValue(f"expected true or false, got {_show(value)}")
 
 
 def parse_quantity_text(value: Any) -> str:
     if isinstance(value, bool):
-        raise ValueError(f"expected a quantity like 4, 500m or 32Gi, got {_kind(value)}")
+        raise BadValue(f"expected a quantity like 4, 500m or 32Gi, got {_kind(value)}")
     text = _scalar_text(value, "a quantity like 4, 500m or 32Gi").strip()
     if not QUANTITY.fullmatch(text) or len(text) > 64:
-        raise ValueError(f"expected a quantity like 4, 500m or 32Gi, got {_show(value)}")
+        raise BadValue(f"expected a quantity like 4, 500m or 32Gi, got {_show(value)}")
     if text.startswith("-"):
-        raise ValueError(f"must not be negative, got {text}")
+        raise BadValue(f"must not be negative, got {text}")
     return text
 
 
 def parse_image(value: Any) -> str:
     if not isinstance(value, str):
-        raise ValueError(f"expected an image reference, got {_kind(value)}")
+        raise BadValue(f"expected an image reference, got {_kind(value)}")
     text = value.strip()
     if not text or len(text) > 512 or not IMAGE.fullmatch(text):
-        raise ValueError(f"not an image reference: {_show(value)} "
+        raise BadValue(f"not an image reference: {_show(value)} "
                          "(expected [registry[:port]/]name[:tag][@sha256:digest], lowercase name)")
     return text
 
@@ -176,15 +180,15 @@ def parse_list(value: Any) -> list[str]:
             try:
                 return [w for w in shlex.split(value)]
             except ValueError as e:
-                raise ValueError(f"cannot split {_show(value)} into words: {e}") from None
+                raise BadValue(f"cannot split {_show(value)} into words: {e}") from None
     if isinstance(value, tuple):
         value = list(value)
     if not isinstance(value, list):
-        raise ValueError(f"expected a list, got {_kind(value)}")
+        raise BadValue(f"expected a list, got {_kind(value)}")
     out = []
     for i, item in enumerate(value):
         if item is None or isinstance(item, (list, dict)):
-            raise ValueError(f"item {i + 1} must be text, got {_kind(item)}")
+            raise BadValue(f"item {i + 1} must be text, got {_kind(item)}")
         out.append(_scalar_text(item, "text"))
     return out
 
@@ -195,7 +199,7 @@ def _pairs(text: str, what: str) -> list[tuple[str, str]]:
         if not part.strip():
             continue
         if "=" not in part:
-            raise ValueError(f"expected {what} as KEY=VALUE[,KEY=VALUE...], got {_show(part.strip())}")
+            raise BadValue(f"expected {what} as KEY=VALUE[,KEY=VALUE...], got {_show(part.strip())}")
         k, v = part.split("=", 1)
         out.append((k.strip(), v.strip()))
     return out
@@ -208,18 +212,18 @@ def parse_map(value: Any) -> dict[str, str]:
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise ValueError(f"expected a map, got {_kind(value)}")
+        raise BadValue(f"expected a map, got {_kind(value)}")
     out: dict[str, str] = {}
     for k, v in value.items():
         if k is None or isinstance(k, (list, dict, tuple)):
-            raise ValueError("map keys must be text")
+            raise BadValue("map keys must be text")
         key = _scalar_text(k, "a key").strip()
         if not key:
-            raise ValueError("map keys must not be empty")
+            raise BadValue("map keys must not be empty")
         if v is None:
             v = ""
         if isinstance(v, (list, dict)):
-            raise ValueError(f"the value of {key!r} must be text, got {_kind(v)}")
+            raise BadValue(f"the value of {key!r} must be text, got {_kind(v)}")
         out[key] = _scalar_text(v, "text")
     return out
 
@@ -232,25 +236,25 @@ def parse_secret_refs(value: Any) -> dict[str, dict[str, str]]:
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise ValueError(f"expected secret references ENV=secret[:key], got {_kind(value)}")
+        raise BadValue(f"expected secret references ENV=secret[:key], got {_kind(value)}")
     out: dict[str, dict[str, str]] = {}
     for env, ref in value.items():
         if not isinstance(env, str) or not ENV_NAME.fullmatch(env):
-            raise ValueError(f"{_show(env)} is not an environment variable name")
+            raise BadValue(f"{_show(env)} is not an environment variable name")
         if isinstance(ref, dict):
             secret, key = ref.get("secret"), ref.get("key", env)
             extra = set(ref) - {"secret", "key"}
             if extra:
-                raise ValueError(f"{env}: unknown field(s) {', '.join(sorted(map(str, extra)))} (use secret, key)")
+                raise BadValue(f"{env}: unknown field(s) {', '.join(sorted(map(str, extra)))} (use secret, key)")
         elif isinstance(ref, str):
             secret, _, key = ref.partition(":")
             key = key or env
         else:
-            raise ValueError(f"{env}: expected secret[:key], got {_kind(ref)}")
+            raise BadValue(f"{env}: expected secret[:key], got {_kind(ref)}")
         if not isinstance(secret, str) or not secret or len(secret) > 253 or not DNS_SUBDOMAIN.fullmatch(secret):
-            raise ValueError(f"{env}: {_show(secret)} is not a Secret name (lowercase letters, digits, '-', '.')")
+            raise BadValue(f"{env}: {_show(secret)} is not a Secret name (lowercase letters, digits, '-', '.')")
         if not isinstance(key, str) or len(key) > 253 or not SECRET_KEY.fullmatch(key):
-            raise ValueError(f"{env}: {_show(key)} is not a Secret key (letters, digits, '-', '_', '.')")
+            raise BadValue(f"{env}: {_show(key)} is not a Secret key (letters, digits, '-', '_', '.')")
         out[env] = {"secret": secret, "key": key}
     return out
 
@@ -259,14 +263,14 @@ def _port(value: Any, name: Any = None) -> dict[str, Any]:
     try:
         port = parse_int(value)
     except ValueError:
-        raise ValueError(f"expected a port number, got {_show(value)}") from None
+        raise BadValue(f"expected a port number, got {_show(value)}") from None
     if not 1 <= port <= 65535:
-        raise ValueError(f"port {port} is outside 1..65535")
+        raise BadValue(f"port {port} is outside 1..65535")
     if name in (None, ""):
         return {"name": None, "port": port}
     if not isinstance(name, str) or len(name) > 15 or not PORT_NAME.fullmatch(name) or "--" in name \
             or not re.search(r"[a-z]", name):
-        raise ValueError(f"{_show(name)} is not a port name (up to 15 lowercase letters, digits and '-')")
+        raise BadValue(f"{_show(name)} is not a port name (up to 15 lowercase letters, digits and '-')")
     return {"name": name, "port": port}
 
 
@@ -282,13 +286,13 @@ def parse_ports(value: Any) -> list[dict[str, Any]]:
     if isinstance(value, (int, dict)) and not isinstance(value, bool):
         value = [value]
     if not isinstance(value, list):
-        raise ValueError(f"expected ports like 8888,jupyter=8888, got {_kind(value)}")
+        raise BadValue(f"expected ports like 8888,jupyter=8888, got {_kind(value)}")
     out: list[dict[str, Any]] = []
     for item in value:
         if isinstance(item, dict):
             extra = set(item) - {"name", "port"}
             if extra or "port" not in item:
-                raise ValueError("a port is {port: N} or {name: x, port: N}")
+                raise BadValue("a port is {port: N} or {name: x, port: N}")
             out.append(_port(item["port"], item.get("name")))
         elif isinstance(item, str) and re.search(r"[=:]", item):
             name, _, number = re.split(r"([=:])", item, maxsplit=1)
@@ -298,9 +302,9 @@ def parse_ports(value: Any) -> list[dict[str, Any]]:
     seen_ports, seen_names = set(), set()
     for p in out:
         if p["port"] in seen_ports:
-            raise ValueError(f"port {p['port']} is given twice")
+            raise BadValue(f"port {p['port']} is given twice")
         if p["name"] and p["name"] in seen_names:
-            raise ValueError(f"port name {p['name']!r} is given twice")
+            raise BadValue(f"port name {p['name']!r} is given twice")
         seen_ports.add(p["port"])
         seen_names.add(p["name"])
     return out
@@ -343,7 +347,7 @@ class Parameter:
         """`value` (text from --set, or a typed value from a form) checked and converted."""
         if self.type == "string":
             if value is None or isinstance(value, (list, dict)):
-                raise ValueError(f"expected text, got {_kind(value)}")
+                raise BadValue(f"expected text, got {_kind(value)}")
             result: Any = _scalar_text(value, "text")
         else:
             result = _PARSERS[self.type](value)
@@ -353,18 +357,18 @@ class Parameter:
     def check(self, result: Any) -> None:
         if self.enum is not None and result not in self.enum:
             choices = ", ".join(str(e) for e in self.enum)
-            raise ValueError(f"{_show(result)} is not one of: {choices}")
+            raise BadValue(f"{_show(result)} is not one of: {choices}")
         if self.pattern is not None:
             texts = {"list": lambda: result, "map": lambda: list(result)}.get(self.type, lambda: [result])()
             for text in texts:
                 if not re.fullmatch(self.pattern, text):
-                    raise ValueError(f"{_show(text)} does not match the pattern {self.pattern}")
+                    raise BadValue(f"{_show(text)} does not match the pattern {self.pattern}")
         if self.type in NUMERIC:
             amount = _bound(self.type, result)
             if self.min is not None and amount < _bound(self.type, self.min):
-                raise ValueError(f"{result} is below the minimum {self.min}")
+                raise BadValue(f"{result} is below the minimum {self.min}")
             if self.max is not None and amount > _bound(self.type, self.max):
-                raise ValueError(f"{result} is above the maximum {self.max}")
+                raise BadValue(f"{result} is above the maximum {self.max}")
 
     def example(self) -> Any:
         """A value that passes the checks where one is easy to find (for trial renders)."""

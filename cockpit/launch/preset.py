@@ -62,8 +62,8 @@ def _schema() -> dict:
 
 def utc_stamp(now: dt.datetime | None = None) -> str:
     """The run timestamp: UTC, YYYYMMDD-HHMMSS."""
-    now = now or dt.datetime.now(dt.timezone.utc)
-    return now.astimezone(dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
+    now = now or dt.datetime.now(dt.UTC)
+    return now.astimezone(dt.UTC).strftime("%Y%m%d-%H%M%S")
 
 
 @dataclass
@@ -253,7 +253,7 @@ def _trial_render(preset: Preset) -> PresetError | None:
     """Render once with the defaults (and examples for required values) to find broken templates."""
     values = preset.example_values()
     try:
-        preset.render(values, "default", now=dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc))
+        preset.render(values, "default", now=dt.datetime(2000, 1, 1, tzinfo=dt.UTC))
     except ParameterError:
         return None  # no simple example passes a required parameter's checks; skip the trial
     except PresetError as e:

@@ -40,7 +40,7 @@ def check_supported(schema: Any, path: str = "#") -> None:
     if isinstance(schema, bool):
         return
     if not isinstance(schema, dict):
-        raise ValueError(f"{path}: a schema must be an object or a boolean")
+        raise TypeError(f"{path}: a schema must be an object or a boolean")
     unknown = set(schema) - _CHECKS - _ANNOTATIONS
     if unknown:
         raise ValueError(f"{path}: unsupported schema keyword(s): {', '.join(sorted(unknown))}")

@@ -35,7 +35,7 @@ from cockpit.launch.errors import TemplateError
 
 __all__ = ["FILTERS", "Template", "TemplateError"]
 
-_TAG = re.compile(r"\{\{(.*?)\}\}|\{%(.*?)%\}", re.S)
+_TAG = re.compile(r"\{\{(.*?)\}\}|\{%(.*?)%\}", re.DOTALL)
 _LEX = re.compile(
     r"""\s*(?:
         (?P<str>"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*')
@@ -43,7 +43,7 @@ _LEX = re.compile(
       | (?P<id>[A-Za-z_][A-Za-z0-9_]*)
       | (?P<op>==|!=|[|()*,])
     )""",
-    re.X,
+    re.VERBOSE,
 )
 _KEYWORD_LITERALS = {"true": True, "false": False, "null": None, "none": None, "True": True, "False": False,
                      "None": None}

@@ -1,17 +1,19 @@
 """Installing the cockpit's themes into the App, and applying edited user themes while it runs.
 
-class CockpitApp(App):
-    def __init__(self, settings):
-        super().__init__()
-        self.theme_errors = install_themes(self, settings)   # before the event loop: disk is fine
+Wiring, in the App:
 
-    def get_theme_variable_defaults(self):
-        return theme_variable_defaults()                      # $phase-* etc. under textual-* themes
+    class CockpitApp(App):
+        def __init__(self, settings):
+            super().__init__()
+            self.theme_errors = install_themes(self, settings)  # before the event loop: disk is fine
 
-    def on_mount(self):
-        for error in self.theme_errors:
-            self.notify(str(error), severity="error")
-        start_theme_reload(self, known_errors=self.theme_errors)
+        def get_theme_variable_defaults(self):
+            return theme_variable_defaults()  # $phase-* etc. under Textual's own themes
+
+        def on_mount(self):
+            for error in self.theme_errors:
+                self.notify(str(error), severity="error", markup=False)
+            start_theme_reload(self, known_errors=self.theme_errors)
 """
 
 from __future__ import annotations
@@ -121,6 +123,7 @@ def _apply(app: App, watcher: ThemeWatcher, names: list[str], errors: list[Theme
             title="Theme error",
             severity="error",
             timeout=10,
+            markup=False,  # file names and YAML messages may hold [brackets]
         )
     themes = watcher.themes
     for name in names:

@@ -200,6 +200,11 @@ class ResourceTable(ScrollView, can_focus=True):
     def marked_keys(self) -> frozenset[str]:
         return frozenset(self._marked)
 
+    def set_marks(self, keys) -> None:
+        self._marked = set(keys)
+        self._strips.clear()
+        self.refresh()
+
     def clear_marks(self) -> None:
         self._marked.clear()
         self._strips.clear()

@@ -1,0 +1,318 @@
+"""`cockpit presets ...` and `cockpit launch ...`: the command-line side of launching.
+
+Both entry points take the arguments after their subcommand and return an exit status; known
+failures print `error: ...` on stderr (never a traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from cockpit.launch.errors import ImageError, LaunchError, ParameterError, PresetError
+
+__all__ = ["launch_main", "presets_main"]
+
+
+def _err(message: str) -> None:
+    print(f"error: {message}", file=sys.stderr)
+
+
+def _library(user_dir: Path | None = None):
+    from cockpit.launch.library import PresetLibrary
+
+    return PresetLibrary(user_dir)
+
+
+def _find_preset(name_or_file: str, library: Any):
+    """A preset by name, or from a file when the argument is a path to one."""
+    from cockpit.launch.preset import load_preset
+
+    path = Path(name_or_file)
+    if name_or_file.endswith((".yaml", ".yml")) or "/" in name_or_file:
+        if not path.is_file():
+            raise PresetError(name_or_file, None, "", "no such file")
+        return load_preset(path)
+    try:
+        return library.get(name_or_file)
+    except KeyError as e:
+        raise LaunchError(e.args[0]) from None
+
+
+# -- cockpit presets ---------------------------------------------------------------------------
+
+def presets_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="cockpit presets", description="Launch presets: list, show and validate them.")
+    sub = p.add_subparsers(dest="action", required=True)
+    sub.add_parser("list", help="every preset, built-in and your own")
+    show = sub.add_parser("show", help="a preset's parameters (and, with --render, its manifests)")
+    show.add_argument("name", help="preset name or file")
+    show.add_argument("--render", action="store_true", help="print the manifests the values give")
+    show.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a parameter value")
+    show.add_argument("-n", "--namespace", default="default")
+    validate = sub.add_parser("validate", help="check preset files; prints file:line: field: message")
+    validate.add_argument("files", nargs="+", type=Path)
+    return p
+
+
+def presets_main(argv: list[str] | None = None) -> int:
+    args = presets_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        if args.action == "list":
+            return _presets_list()
+        if args.action == "show":
+            return _presets_show(args)
+        return _presets_validate(args.files)
+    except (PresetError, ParameterError, LaunchError) as e:
+        _err(str(e))
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def _presets_list() -> int:
+    lib = _library()
+    rows = [(p.name, p.origin, ",".join(p.creates), p.description) for p in
+            (lib.get(n) for n in lib.names())]
+    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(("NAME", "ORIGIN", "CREATES"))]
+    print(f"{'NAME':<{widths[0]}}  {'ORIGIN':<{widths[1]}}  {'CREATES':<{widths[2]}}  DESCRIPTION")
+    for name, origin, creates, desc in rows:
+        print(f"{name:<{widths[0]}}  {origin:<{widths[1]}}  {creates:<{widths[2]}}  {desc}")
+    for e in lib.errors:
+        print(f"warning: {e}", file=sys.stderr)
+    return 0
+
+
+def _fmt_default(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list) and all(isinstance(v, dict) and "port" in v for v in value):
+        return ",".join(f"{v['name']}={v['port']}" if v.get("name") else str(v["port"]) for v in value) or "[]"
+    if isinstance(value, dict) and all(isinstance(v, dict) and "secret" in v for v in value.values()):
+        return ",".join(f"{k}={v['secret']}:{v['key']}" for k, v in value.items()) or "{}"
+    if isinstance(value, (list, dict)):
+        return yaml.safe_dump(value, default_flow_style=True, width=1 << 16).strip()
+    return str(value) if value != "" else '""'
+
+
+def _presets_show(args: argparse.Namespace) -> int:
+    from cockpit.launch.preset import parse_set
+
+    preset = _find_preset(args.name, _library())
+    print(f"{preset.name}: {preset.description}")
+    print(f"file: {preset.file}")
+    if preset.creates:
+        print(f"creates: {', '.join(preset.creates)}")
+    print()
+    rows = [(name, p.describe_type() + (" required" if p.required else ""), _fmt_default(p.default), p.description)
+            for name, p in preset.parameters.items()]
+    w0 = max([9] + [len(r[0]) for r in rows])
+    w1 = max([4] + [len(r[1]) for r in rows])
+    w2 = min(40, max([7] + [len(r[2]) for r in rows]))
+    print(f"{'PARAMETER':<{w0}}  {'TYPE':<{w1}}  {'DEFAULT':<{w2}}  DESCRIPTION")
+    for name, ptype, default, desc in rows:
+        print(f"{name:<{w0}}  {ptype:<{w1}}  {default:<{w2}}  {desc}")
+    if args.render:
+        docs = preset.render(parse_set(args.set, preset), args.namespace)
+        print()
+        print(yaml.safe_dump_all(docs, sort_keys=False, explicit_start=True), end="")
+    return 0
+
+
+def _presets_validate(files: list[Path]) -> int:
+    from cockpit.launch.preset import validate_preset_text
+
+    failed = 0
+    for path in files:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            print(f"{path}: cannot read: {getattr(e, 'strerror', None) or e}")
+            failed += 1
+            continue
+        try:
+            preset, errors = validate_preset_text(text, str(path))
+        except PresetError as e:
+            preset, errors = None, [e]
+        if errors:
+            failed += 1
+            for e in errors:
+                print(str(e))
+        else:
+            assert preset is not None
+            print(f"{path}: ok ({preset.name}, {len(preset.parameters)} parameters, "
+                  f"{len(preset.templates)} templates)")
+    return 1 if failed else 0
+
+
+# -- cockpit launch ----------------------------------------------------------------------------
+
+def launch_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="cockpit launch",
+        usage="cockpit launch PRESET [--set KEY=VALUE ...] [--from-dir DIR [--base-image IMG] "
+              "[--requirements FILE]] [--registry URL] [--dry-run] [--wait] [-n NS] [--context CTX] "
+              "[--kubeconfig PATH] [-- script args ...]",
+        description="Launch a preset in the cluster. Everything after `--` becomes the container's args.")
+    p.add_argument("preset", help="preset name (see `cockpit presets list`) or a preset file")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="a parameter value (repeatable); KEY.SUB=VALUE sets one entry of a map")
+    p.add_argument("--from-dir", type=Path, metavar="DIR", help="build the image from this code folder")
+    p.add_argument("--base-image", metavar="IMG", help="base of the built image (default: the preset's image)")
+    p.add_argument("--requirements", type=Path, metavar="FILE", help="pip requirements installed into the image")
+    p.add_argument("--registry", metavar="URL", help="registry the built image is pushed to (host[:port][/path])")
+    p.add_argument("--repository", metavar="REPO", help="repository in the registry (default: NAMESPACE/DIRNAME)")
+    p.add_argument("--dry-run", action="store_true", help="server-side dry run only; build and push nothing")
+    p.add_argument("--wait", action="store_true", help="follow the workload until it finishes")
+    p.add_argument("--timeout", type=float, metavar="SECONDS", help="with --wait: give up after this long")
+    p.add_argument("-n", "--namespace", help="namespace (created when missing; default: the context's)")
+    p.add_argument("--context", help="kubeconfig context")
+    p.add_argument("--kubeconfig", type=Path, help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config)")
+    p.add_argument("--read-only", action="store_true", help="refuse to change the cluster (plan only)")
+    return p
+
+
+def kube_client(kubeconfig: Path | None, context: str | None) -> tuple[Any, str]:
+    """(ApiClient, the context's namespace or "default")."""
+    from kubernetes import client, config
+    from kubernetes.config.config_exception import ConfigException
+
+    cfg = client.Configuration()
+    namespace = "default"
+    try:
+        config.load_kube_config(config_file=str(kubeconfig) if kubeconfig else None, context=context,
+                                client_configuration=cfg)
+        contexts, active = config.list_kube_config_contexts(config_file=str(kubeconfig) if kubeconfig else None)
+        chosen = next((c for c in contexts if c["name"] == context), active) if context else active
+        namespace = ((chosen or {}).get("context") or {}).get("namespace") or "default"
+    except (ConfigException, OSError, TypeError, KeyError, ValueError) as e:
+        if kubeconfig or context:
+            raise LaunchError(f"cannot load kubeconfig: {e}") from None
+        try:
+            config.load_incluster_config(client_configuration=cfg)
+        except ConfigException:
+            raise LaunchError(f"no usable kubeconfig: {e}") from None
+    api = client.ApiClient(cfg)
+    api.user_agent = "gpu-cockpit/launch"
+    return api, namespace
+
+
+def _repository(namespace: str, directory: Path) -> str:
+    base = re.sub(r"[^a-z0-9._-]+", "-", directory.resolve().name.lower()).strip("-._") or "code"
+    return f"{namespace}/{base}"
+
+
+def launch_main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    script_args: list[str] | None = None
+    if "--" in argv:
+        cut = argv.index("--")
+        argv, script_args = argv[:cut], argv[cut + 1:]
+    args = launch_parser().parse_args(argv)
+    try:
+        return _launch(args, script_args)
+    except (PresetError, ParameterError, LaunchError, ImageError) as e:
+        _err(str(e))
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def _launch(args: argparse.Namespace, script_args: list[str] | None) -> int:
+    from cockpit.launch.apply import create, dry_run, follow, plan
+    from cockpit.launch.preset import parse_set
+
+    preset = _find_preset(args.preset, _library())
+    values: dict[str, Any] = parse_set(args.set, preset)
+    if script_args is not None:
+        if "args" not in preset.parameters:
+            raise LaunchError(f"preset {preset.name} takes no script arguments (it has no `args` parameter)")
+        values["args"] = script_args
+    building = args.from_dir is not None
+    if building:
+        if "image" not in preset.parameters:
+            raise LaunchError(f"preset {preset.name} has no `image` parameter to put the built image in")
+        if "image" in values:
+            raise LaunchError("--from-dir builds the image; do not also --set image=...")
+        if not args.registry:
+            raise LaunchError("--from-dir needs --registry to push the image to (host[:port][/path])")
+        base = args.base_image or preset.parameters["image"].default
+        if not base:
+            raise LaunchError("--from-dir needs --base-image")
+    else:
+        for flag, value in (("--base-image", args.base_image), ("--requirements", args.requirements),
+                            ("--repository", args.repository)):
+            if value:
+                raise LaunchError(f"{flag} only applies with --from-dir")
+
+    # Values and the cluster first (GETs only), so a typo does not cost an image build.
+    placeholder = {"image": "placeholder.invalid/cockpit-build:pending"} if building else {}
+    _, errors = preset.check_values({**values, **placeholder})
+    if errors:
+        raise ParameterError(errors)
+    api, default_ns = kube_client(args.kubeconfig, args.context)
+    namespace = args.namespace or default_ns
+    first = plan(preset, {**values, **placeholder}, namespace, api, read_only=args.read_only)
+
+    if args.dry_run:
+        for line in first.lines():
+            print(line)
+        if building:
+            print(f"note: the image would be built from {args.from_dir} on {base} and pushed to {args.registry}; "
+                  "the dry run uses a placeholder image")
+        if args.read_only:
+            print("read-only: no dry run sent")
+            return 0
+        accepted = dry_run(first)
+        print(f"dry run: the server accepts all {len(accepted)} object(s); nothing was created")
+        return 0
+    if args.read_only:
+        raise LaunchError("read-only mode: refusing to create anything (nothing was sent to the cluster)")
+
+    if building:
+        import docker
+
+        from cockpit.launch.image import build_image
+
+        try:
+            engine = docker.from_env()
+        except docker.errors.DockerException as e:
+            raise ImageError(f"cannot reach the Docker engine (DOCKER_HOST): {e}") from None
+        repository = args.repository or _repository(namespace, args.from_dir)
+
+        def progress(layer: str, current: int, total: int) -> None:
+            if current >= total:
+                print(f"  {layer}: {total} bytes pushed", file=sys.stderr)
+
+        built = build_image(engine, args.from_dir, base, args.requirements, args.registry, repository,
+                            on_output=lambda line: print(f"  {line}", file=sys.stderr), on_progress=progress)
+        print(f"image {built.reference}" + ("" if built.pushed else " (unchanged; not pushed again)"))
+        values["image"] = built.reference
+        final = plan(preset, values, namespace, api)
+    else:
+        final = first
+
+    result = create(final)
+    for line in result.lines():
+        print(line)
+    for note in final.notes:
+        print(f"note: {note}")
+    if not args.wait:
+        return 0
+    target = result.workload
+    if target is None:
+        return 0
+    outcome = follow(result, on_status=lambda line: print(line, file=sys.stderr), timeout=args.timeout)
+    if outcome.ok:
+        print(f"{target.ref}: {outcome.state}")
+        return 0
+    _err(f"{target.ref}: {outcome.state}: {outcome.message}")
+    return 1
