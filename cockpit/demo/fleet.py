@@ -462,7 +462,7 @@ class Seeder:
         self.create({"apiVersion": "v1", "kind": "ConfigMap",
                      "metadata": {"name": "workflow-controller-configmap", "namespace": "argo"},
                      # Metrics servers bind fixed ports and would clash between two demo clusters.
-                     "data": {"namespaceParallelism": "20", "metricsConfig": "enabled: false\n",
+                     "data": {"metricsConfig": "enabled: false\n",
                               "telemetryConfig": "enabled: false\n"}})
         # As Argo's own install does: workflows readable by whoever has `view`.
         self.create({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",

@@ -131,18 +131,31 @@ def workflow_retry(api, namespace: str, name: str) -> None:
         raise ActionError(f"workflow {name} is {status.get('phase') or 'not finished'}; only Failed or Error "
                           "workflows can be retried")
     nodes = copy.deepcopy(status.get("nodes") or {})
-    failed = {nid for nid, n in nodes.items() if n.get("phase") in ("Failed", "Error", "Omitted")}
+    bad = {nid for nid, n in nodes.items() if n.get("phase") in ("Failed", "Error", "Omitted")}
+    # Failed steps go (the controller runs them again); the groups above them are reset to
+    # running; steps that succeeded stay done and are not re-run.
+    failed = {nid for nid in bad if nodes[nid].get("type") in ("Pod", "Container", "HTTP", "Plugin", "Skipped")}
     pods = [workflow_node_pod_name(name, nodes[nid]) for nid in failed if nodes[nid].get("type") == "Pod"]
     for nid in failed:
         nodes.pop(nid, None)
+    for nid in bad - failed:
+        node = nodes[nid]
+        node["phase"] = "Running"
+        node.pop("finishedAt", None)
+        node.pop("message", None)
     for n in nodes.values():
         n["children"] = [c for c in n.get("children") or [] if c not in failed]
-    # The controller skips workflows labelled completed: clear it, and the finished markers.
-    wf["metadata"].setdefault("labels", {})["workflows.argoproj.io/completed"] = "false"
-    wf["metadata"]["labels"].pop("workflows.argoproj.io/phase", None)
-    status.update(phase="Running", nodes=nodes, message="")
+    # As `argo retry` does: the workflow looks never finished, so the controller takes it up.
+    labels = wf["metadata"].setdefault("labels", {})
+    for label in ("workflows.argoproj.io/completed", "workflows.argoproj.io/workflow-archiving-status",
+                  "workflows.argoproj.io/phase"):
+        labels.pop(label, None)
+    status.update(phase="", nodes=nodes, message="", conditions=[{"type": "Completed", "status": "False"}],
+                  startedAt=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
     status.pop("finishedAt", None)
     wf["status"] = status
+    spec = wf.setdefault("spec", {})
+    spec.pop("shutdown", None)
     _call(api, _obj_path(WF, namespace, name), "PUT", body=wf)
     for pod in pods:
         try:

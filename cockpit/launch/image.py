@@ -136,8 +136,11 @@ def build_context(context_dir: Path, requirements: Path | None, dockerfile: str,
     return count
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
 def _emit(on_output: Callable[[str], Any] | None, text: str, tail: list[str]) -> None:
-    for line in text.splitlines():
+    for line in _ANSI.sub("", text).splitlines():
         line = line.rstrip()
         if not line:
             continue
@@ -239,7 +242,7 @@ def build_image(docker_client: Any, context_dir: str | Path, base_image: str, re
 
 def _build_failure(error: str, tail: list[str], base: str, requirements: Path | None) -> str:
     output = "\n".join(tail[-15:])
-    if any(_NO_PIP in line for line in tail) or _NO_PIP in error:
+    if any(line.strip() == _NO_PIP for line in tail):
         return (f"the base image {base} has no pip, so {requirements} cannot be installed: use a base image "
                 f"with Python and pip (such as python:3.11-slim) or leave out the requirements file.\n{output}")
     if "/bin/sh" in error and ("no such file" in error or "not found" in error):

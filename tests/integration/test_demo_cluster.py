@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -187,7 +186,7 @@ def test_port_forward_carries_an_http_request(kube_admin):
             if not part:
                 break
             data += part
-    except socket.timeout:
+    except TimeoutError:
         pass
     finally:
         sock.close()

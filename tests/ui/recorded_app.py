@@ -11,7 +11,7 @@ from cockpit.kube.connection import ContextInfo, Kubeconfig
 
 RECORDED = Path(__file__).parent / "recorded" / "demo-cluster.json"
 # A moment after the recording: ages and durations render the same on every run.
-FIXED_NOW = dt.datetime(2026, 11, 23, 2, 30, tzinfo=dt.timezone.utc).timestamp()
+FIXED_NOW = dt.datetime(2026, 11, 23, 2, 30, tzinfo=dt.UTC).timestamp()
 
 
 def recorded_objects() -> dict[str, list[dict]]:
