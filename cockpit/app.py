@@ -170,6 +170,8 @@ class CockpitApp(App):
             self.notify(str(e), severity="error", timeout=10, markup=False)
         if self.watch_themes:
             start_theme_reload(self, known_errors=self.theme_errors)
+        if self.kubeconfig.files:
+            self._watch_kubeconfig()
         if self.settings.keys:
             self.set_keymap(dict(self.settings.keys))
         self.show_pane(self._start_pane if self._start_pane in self.views else "pods")
@@ -251,10 +253,36 @@ class CockpitApp(App):
         self.refresh_bindings()
         self.refresh_bars()
 
+    @work(thread=True, exclusive=True, group="kubeconfig-watch", exit_on_error=False)
+    def _watch_kubeconfig(self) -> None:
+        """Contexts added or removed by another tool (kubectl, a cloud CLI) appear at once."""
+        import watchfiles
+        from textual.worker import get_current_worker
+
+        worker = get_current_worker()
+        files = {str(f.resolve()) for f in self.kubeconfig.files}
+        dirs = {str(f.resolve().parent) for f in self.kubeconfig.files if f.resolve().parent.exists()}
+        if not dirs:
+            return
+        explicit = self.kubeconfig.files[0] if len(self.kubeconfig.files) == 1 else None
+        for changes in watchfiles.watch(*dirs, debounce=200, step=50, rust_timeout=500, yield_on_timeout=True,
+                                        stop_event=_WorkerStop(worker)):
+            if not any(path in files for _, path in changes):
+                continue
+            kc = Kubeconfig.load(explicit) if explicit else Kubeconfig.load(None)
+            self.call_from_thread(self._kubeconfig_changed, kc)
+
+    def _kubeconfig_changed(self, kc: Kubeconfig) -> None:
+        self.kubeconfig = kc
+        for p in kc.problems:
+            self.notify(str(p), severity="error", timeout=8, markup=False)
+        self._set_context_rows()
+        self.refresh_bars()
+
     def _set_context_rows(self) -> None:
         view = self.views["contexts"]
         store = view.store
-        delta = store.apply(self._context_rows(), [k for k in list(store.view()) if k not in self.kubeconfig.contexts])
+        delta = store.apply(self._context_rows(), [k for k in store.keys() if k not in self.kubeconfig.contexts])
         self._apply(view, delta)
 
     # -- the repaint tick ---------------------------------------------------------------------
@@ -903,6 +931,16 @@ class CockpitApp(App):
         self._tick.stop()
         if self.hub:
             self.hub.close()
+
+
+class _WorkerStop:
+    """Lets watchfiles stop when the worker is cancelled (the app is quitting)."""
+
+    def __init__(self, worker):
+        self.worker = worker
+
+    def is_set(self) -> bool:
+        return self.worker.is_cancelled
 
 
 def _api_message(e) -> str:

@@ -407,14 +407,24 @@ class Seeder:
         """Create unless it exists; then write status when given. Returns the stored object."""
         path = self._path(obj)
         name = obj["metadata"]["name"]
-        try:
-            stored = self.api.call_api(path, "POST", body=obj, response_type="object",
-                                       header_params={"Content-Type": "application/json"},
-                                       _return_http_data_only=True)
-        except ApiException as e:
-            if e.status != 409:
-                raise
-            stored = None
+        for attempt in range(40):
+            try:
+                stored = self.api.call_api(path, "POST", body=obj, response_type="object",
+                                           header_params={"Content-Type": "application/json"},
+                                           _return_http_data_only=True)
+                break
+            except ApiException as e:
+                if e.status == 409:
+                    stored = None
+                    break
+                # A namespace's default service account, a CRD or a webhook may be a moment
+                # behind on a fresh control plane.
+                transient = e.status in (429, 500, 503, 504) or (
+                    e.status in (403, 404) and b"serviceaccount" in (e.body or b"" if isinstance(e.body, bytes)
+                                                                     else str(e.body or "").encode()))
+                if not transient or attempt == 39:
+                    raise
+                time.sleep(0.25)
         if status is not None and stored is not None:
             stored["status"] = status
             self.api.call_api(f"{path}/{name}/status", "PUT", body=stored, response_type="object",

@@ -544,4 +544,30 @@ def follow(result: LaunchResult, on_status: Callable[[str], Any] | None = None, 
         raise LaunchError(f"following {target.ref} failed: {e}") from None
     if stop is not None and stop.is_set():
         return FollowOutcome(False, "Stopped", "stopped following")
-    return FollowOutcome(False, "Timeout", f"{target.ref} did not finish within {timeout or 0:g}s ({last})")
+    why = _pod_trouble(result.plan.api_client, target)
+    return FollowOutcome(False, "Timeout", f"{target.ref} did not finish within {timeout or 0:g}s ({last})"
+                         + (f"; {why}" if why else ""))
+
+
+def _pod_trouble(api_client: Any, target: CreatedObject) -> str:
+    """Why the pods of a Job are not getting anywhere (unschedulable, waiting), if one says."""
+    if target.kind != "Job" or not target.namespace:
+        return ""
+    try:
+        pods = _call(api_client, "GET", f"/api/v1/namespaces/{target.namespace}/pods",
+                     query=[("labelSelector", f"job-name={target.name}")]).get("items") or []
+    except Exception:  # noqa: BLE001 - only an explanation; the timeout is the news
+        return ""
+    for pod in pods:
+        status = pod.get("status") or {}
+        name = pod["metadata"]["name"]
+        sched = _conditions(pod).get("PodScheduled")
+        if sched and sched.get("status") == "False":
+            return f"pod {name} is not scheduled: {sched.get('message') or sched.get('reason')}"
+        for cs in status.get("containerStatuses") or []:
+            waiting = (cs.get("state") or {}).get("waiting")
+            if waiting:
+                return f"pod {name}: {waiting.get('reason')} {waiting.get('message') or ''}".strip()
+        if status.get("phase") == "Pending" and not (pod.get("spec") or {}).get("nodeName"):
+            return f"pod {name} is Pending and not yet scheduled"
+    return ""

@@ -102,3 +102,20 @@ def test_quit_leaves_nothing_running(tmux_cockpit):
     while ours() and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not ours()
+
+
+def test_sighup_ends_the_cockpit_within_a_second(tmux_cockpit):
+    import signal
+
+    term = tmux_cockpit("--context cockpit-demo -A")
+    term.wait_for(r"● live")
+    pids = subprocess.run(["pgrep", "-f", f"{cockpit_command()} --context cockpit-demo -A$"], capture_output=True,
+                          text=True).stdout.split()
+    assert len(pids) == 1
+    pid = int(pids[0])
+    os.kill(pid, signal.SIGHUP)
+    deadline = time.monotonic() + 1.0
+    while time.monotonic() < deadline and os.path.exists(f"/proc/{pid}"):
+        time.sleep(0.02)
+    state = open(f"/proc/{pid}/stat").read().split()[2] if os.path.exists(f"/proc/{pid}") else "gone"
+    assert state in ("gone", "Z"), f"cockpit still running {time.monotonic() - deadline + 1.0:.2f}s after SIGHUP"

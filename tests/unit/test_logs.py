@@ -411,3 +411,23 @@ async def test_search_highlights_and_moves_between_matches():
         styled = [seg for seg in strip if seg.text.lower() == "nan"]
         assert styled and styled[0].style != view._base_style
         assert not view.search("NAN")  # capitals: case-sensitive
+
+
+async def test_wrapped_view_stays_put_while_paused_and_the_cap_drops_lines():
+    app = view_app(cap=60)
+    async with app.run_test(size=(24, 8)) as pilot:
+        view = app.query_one("#v")
+        view.set_wrap(True)
+        view.append_lines([LogLine(f"{i:03d} " + "x" * (i % 50), TS.format(i)) for i in range(60)])
+        await pilot.pause()
+        assert rows(view)[-1] == "059 " + "x" * 9
+        view.focus()
+        await pilot.press("pageup")
+        assert not view.following
+        shown = rows(view)
+        view.append_lines([LogLine(f"{i:03d} " + "x" * (i % 50), TS.format(i)) for i in range(60, 70)])
+        await pilot.pause()
+        assert view.dropped == 10 and rows(view) == shown
+        await pilot.press("end")
+        await pilot.pause()
+        assert view.following and any(r.startswith("069") for r in rows(view))

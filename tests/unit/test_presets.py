@@ -710,7 +710,8 @@ def test_dockerfile_and_build_context(tmp_path):
         return buf.getvalue()
 
     first = context()
-    names = tarfile.open(fileobj=io.BytesIO(first)).getnames()
+    with tarfile.open(fileobj=io.BytesIO(first)) as tar:
+        names = tar.getnames()
     assert {"Dockerfile", "requirements.txt", "code/train.py", "code/pkg/m.py"} <= set(names)
     assert not any(".git" in n or "pycache" in n or n.endswith(".bin") for n in names)
     (tmp_path / "train.py").touch()
@@ -760,4 +761,4 @@ def test_schema_file_uses_only_supported_keywords():
 def test_launch_package_never_imports_textual():
     code = ("import sys; import cockpit.launch, cockpit.launch.cli, cockpit.launch.apply, cockpit.launch.image, "
             "cockpit.launch.library; sys.exit(1 if 'textual' in sys.modules else 0)")
-    assert subprocess.run([sys.executable, "-c", code], cwd=REPO).returncode == 0
+    assert subprocess.run([sys.executable, "-c", code], check=False, cwd=REPO).returncode == 0

@@ -161,6 +161,15 @@ class LogScreen(Screen):
         self._view: LogView | None = None
 
     @classmethod
+    def binding_rows(cls) -> list[tuple[str, str, str]]:
+        """(keys, description, id) of every binding on this screen, its log view's included."""
+        rows = []
+        for b in [*cls.BINDINGS, *LogView.BINDINGS]:
+            if isinstance(b, Binding):
+                rows.append((b.key_display or b.key, b.description, b.id or ""))
+        return rows
+
+    @classmethod
     def for_object(cls, api, kind: str, namespace: str, name: str, *, read_only: bool = False,
                    line_cap: int = 20_000) -> LogScreen:
         """The logs of one object of a kind the cockpit knows (pods, jobs, workflows, trials):
@@ -176,6 +185,8 @@ class LogScreen(Screen):
         def resolve_selection() -> LogSelection:
             if kind_info is None:
                 return LogSelection([], problem=f"{kind} has no logs")
+            if api is None:
+                return LogSelection([], problem="not connected to a cluster")
             obj = describe.fetch(api, kind_info.resource, namespace, name)
             return resolve(kind, obj, api)
 
@@ -358,7 +369,11 @@ class LogScreen(Screen):
             where = f"{targets[0].namespace}: {len(targets)} pods"
         else:
             where = "-"
-        parts = [clean(where), f"container {clean(self.container or '-')}"]
+        parts = [clean(where)]
+        conn, _ = self._connection_summary()
+        if conn:
+            parts.append(clean(conn, 60))
+        parts.append(f"container {clean(self.container or '-')}")
         if self.previous:
             parts.append("previous")
         if view.following:
@@ -374,9 +389,6 @@ class LogScreen(Screen):
             parts.append("+".join(flags))
         if view.search_text:
             parts.append(f"/{clean(view.search_text, 40)}")
-        conn, _ = self._connection_summary()
-        if conn:
-            parts.append(conn)
         return "  ".join(parts)
 
     def _refresh_status(self) -> None:

@@ -1,0 +1,55 @@
+"""Files edited while the cockpit runs: the kubeconfig's contexts pane follows without a
+restart. (Theme reload is covered in test_theme_reload.py, presets in the launch tests.)"""
+
+from __future__ import annotations
+
+import time
+
+import yaml
+
+from cockpit.app import CockpitApp
+from cockpit.kube.connection import Kubeconfig
+
+
+def kubeconfig(names: list[str]) -> dict:
+    return {
+        "apiVersion": "v1", "kind": "Config", "current-context": names[0],
+        "clusters": [{"name": "c", "cluster": {"server": "https://127.0.0.1:1"}}],
+        "users": [{"name": "u", "user": {"token": "x"}}],
+        "contexts": [{"name": n, "context": {"cluster": "c", "user": "u"}} for n in names],
+    }
+
+
+async def until(pilot, predicate, timeout=15.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        await pilot.pause(0.1)
+    raise AssertionError("timed out")
+
+
+async def test_contexts_follow_the_kubeconfig_file(tmp_path):
+    path = tmp_path / "config"
+    path.write_text(yaml.safe_dump(kubeconfig(["lab-a", "lab-b"])))
+    app = CockpitApp(Kubeconfig.load(path), start_pane="contexts")
+    async with app.run_test(size=(100, 20)) as pilot:
+        await until(pilot, lambda: set(app.current.store.keys()) == {"lab-a", "lab-b"})
+        await pilot.pause(0.5)  # the watcher is running
+        path.write_text(yaml.safe_dump(kubeconfig(["lab-a", "lab-c", "prod-gpu"])))
+        await until(pilot, lambda: set(app.current.store.keys()) == {"lab-a", "lab-c", "prod-gpu"})
+        path.write_text("contexts: [unterminated\n")  # broken: reported, app keeps running
+        await until(pilot, lambda: any("cannot read kubeconfig" in n.message for n in app._notifications))
+        assert app.is_running
+
+
+async def test_broken_kubeconfig_is_reported_in_the_app(tmp_path):
+    path = tmp_path / "config"
+    path.write_text("apiVersion: v1\ncontexts:\n  - name: x\n   bad-indent: 1\n")
+    kc = Kubeconfig.load(path)
+    assert kc.problems and str(path) in str(kc.problems[0]) and "line" in str(kc.problems[0])
+    app = CockpitApp(kc)
+    async with app.run_test(size=(100, 20)) as pilot:
+        await pilot.pause(0.3)
+        assert any(str(path) in n.message for n in app._notifications)
+        assert "Not connected" in app.table.placeholder
