@@ -34,3 +34,13 @@ def test_node_gpu_holders_snapshot(snap_compare):
         await pilot.pause()
 
     assert snap_compare(recorded_app("gpu"), terminal_size=(80, 24), run_before=open_node)
+
+
+@pytest.mark.parametrize("theme", ["cockpit-dark", "cockpit-light", "cockpit-high-contrast", "cockpit-ansi16"])
+def test_theme_snapshot(snap_compare, theme):
+    import dataclasses
+
+    from cockpit.config import Settings
+
+    settings = dataclasses.replace(Settings(), theme=theme)
+    assert snap_compare(recorded_app("gpu", settings=settings), terminal_size=(80, 24))

@@ -122,11 +122,12 @@ class ResourceTable(ScrollView, can_focus=True):
         Binding("pagedown", "page_down", "Page down", show=False, id="resource_table.page_down"),
         Binding("home,g", "first", "First", show=False, id="resource_table.first"),
         Binding("end,G", "last", "Last", show=False, id="resource_table.last"),
-        Binding("space", "toggle_mark", "Mark", id="resource_table.toggle_mark"),
+        Binding("space", "toggle_mark", "Mark", show=False, id="resource_table.toggle_mark"),
         Binding("enter", "select", "Open", id="resource_table.select"),
-        Binding("less_than_sign,shift+left", "sort_prev", "Sort ←", id="resource_table.sort_prev"),
-        Binding("greater_than_sign,shift+right", "sort_next", "Sort →", id="resource_table.sort_next"),
-        Binding("exclamation_mark", "sort_reverse", "Reverse", id="resource_table.sort_reverse"),
+        # Listed by `?`; the footer keeps its room for the cockpit's own keys at 80 columns.
+        Binding("less_than_sign,shift+left", "sort_prev", "Sort ←", show=False, id="resource_table.sort_prev"),
+        Binding("greater_than_sign,shift+right", "sort_next", "Sort →", show=False, id="resource_table.sort_next"),
+        Binding("exclamation_mark", "sort_reverse", "Reverse", show=False, id="resource_table.sort_reverse"),
     ]
 
     class _RowMessage(Message):
