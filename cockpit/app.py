@@ -94,6 +94,7 @@ class CockpitApp(App):
         Binding("slash", "filter", "Filter", id="app.filter", key_display="/"),
         Binding("question_mark", "help", "Help", id="app.help", key_display="?"),
         Binding("escape", "back", "Back", id="app.back", show=False),
+        Binding("l", "logs", "Logs", id="app.logs"),
         Binding("d", "describe", "Describe", id="app.describe"),
         Binding("y", "yaml", "YAML", id="app.yaml"),
         Binding("q", "quit", "Quit", id="app.quit"),
@@ -640,7 +641,9 @@ class CockpitApp(App):
         self.push_screen(HelpScreen(self._binding_table()))
 
     def _binding_table(self) -> list[tuple[str, str, str]]:
-        rows = []
+        from cockpit.ui.screens.logs import LogScreen
+
+        rows = [*LogScreen.binding_rows()]
         for b in [*self.BINDINGS, *ResourceTable.BINDINGS]:
             if isinstance(b, Binding):
                 if self.read_only and b.action.split("(", 1)[0] in MUTATING_ACTIONS:
@@ -660,6 +663,18 @@ class CockpitApp(App):
         if row is None or not row.name:
             return None
         return view.kind_id, row.namespace, row.name
+
+    def action_logs(self) -> None:
+        target = self._selected_object()
+        if target is None or target[0] not in ("pods", "jobs", "workflows", "trials") or not (
+                self.hub and self.hub.api):
+            self.notify("no logs here", severity="warning", timeout=2)
+            return
+        from cockpit.ui.screens.logs import LogScreen
+
+        kind_id, ns, name = target
+        self.push_screen(LogScreen.for_object(self.hub.api, kind_id, ns, name, read_only=self.read_only,
+                                              line_cap=self.settings.log_line_cap))
 
     def action_describe(self) -> None:
         self._open_text("describe")

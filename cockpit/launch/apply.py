@@ -545,7 +545,8 @@ def follow(result: LaunchResult, on_status: Callable[[str], Any] | None = None, 
     if stop is not None and stop.is_set():
         return FollowOutcome(False, "Stopped", "stopped following")
     why = _pod_trouble(result.plan.api_client, target)
-    return FollowOutcome(False, "Timeout", f"{target.ref} did not finish within {timeout or 0:g}s ({last})"
+    verb = "was not up" if target.kind in ("Pod", "Deployment", "StatefulSet") else "did not finish"
+    return FollowOutcome(False, "Timeout", f"{target.ref} {verb} within {timeout or 0:g}s ({last})"
                          + (f"; {why}" if why else ""))
 
 

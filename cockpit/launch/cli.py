@@ -249,7 +249,7 @@ def _launch(args: argparse.Namespace, script_args: list[str] | None) -> int:
             raise LaunchError("--from-dir needs --base-image")
     else:
         for flag, value in (("--base-image", args.base_image), ("--requirements", args.requirements),
-                            ("--repository", args.repository)):
+                            ("--repository", args.repository), ("--registry", args.registry)):
             if value:
                 raise LaunchError(f"{flag} only applies with --from-dir")
 

@@ -135,3 +135,18 @@ async def test_experiment_drills_down_to_trials(demo_cluster):
         await until(pilot, lambda: len(app.current.store) >= 9, what="trials")
         cells = [app.current.store.get(k).cells for k in app.current.store.view()]
         assert any("lr=" in " ".join(c) for c in cells)
+
+
+async def test_logs_key_opens_the_pods_log(demo_cluster):
+    app = live_app(demo_cluster, start_pane="pods")
+    async with app.run_test(size=(120, 30)) as pilot:
+        key = "team-vision/dev-box-alice"
+        await until(pilot, lambda: app.current.store.get(key) is not None, what="pod row")
+        app.table.move_cursor(app.current.store.index(key))
+        await pilot.press("l")
+        await until(pilot, lambda: type(app.screen).__name__ == "LogScreen", what="log screen")
+        view = app.screen.query_one("LogView")
+        await until(pilot, lambda: view.line_count > 0, what="log lines")
+        assert any("loss" in line.text for line in view.lines())
+        await pilot.press("escape")
+        await until(pilot, lambda: type(app.screen).__name__ != "LogScreen", what="back")

@@ -91,11 +91,9 @@ def test_builtin_renders_with_defaults(name):
     assert workload["metadata"]["name"].startswith(name + "-")
 
 
-@pytest.mark.parametrize("name", sorted(BUILTIN_NAMES))
+@pytest.mark.parametrize("name", sorted(n for n, p in BUILTINS.items() if "gpu_product" in p.parameters))
 def test_gpu_product_is_a_node_selector_and_the_toleration_optional(name):
     preset = BUILTINS[name]
-    if "gpu_product" not in preset.parameters:
-        pytest.skip("no GPU choice")
     docs = preset.render({"gpu_product": "NVIDIA-H100-80GB-HBM3", "gpu_toleration": "dedicated=llm:NoSchedule"}, "ns")
     specs = [s for d in docs for s in pod_specs(d) if s.get("nodeSelector")]
     assert specs, "no pod spec with a nodeSelector"
@@ -716,6 +714,47 @@ def test_dockerfile_and_build_context(tmp_path):
     assert not any(".git" in n or "pycache" in n or n.endswith(".bin") for n in names)
     (tmp_path / "train.py").touch()
     assert context() == first  # same tree, same bytes: the build cache hits
+
+
+# -- judging a workload's state ---------------------------------------------------------------------
+
+def test_judge_workload_states():
+    from cockpit.launch.apply import judge
+
+    def cond(t, status="True", **kw):
+        return {"type": t, "status": status, **kw}
+
+    assert judge("Job", {"status": {"active": 1}})[:2] == (None, False)
+    assert judge("Job", {"status": {"succeeded": 1, "conditions": [cond("SuccessCriteriaMet"), cond("Complete")]}})[:2] \
+        == ("Succeeded", True)
+    state, ok, msg = judge("Job", {"status": {"conditions": [cond("Failed", reason="BackoffLimitExceeded",
+                                                                   message="Job has reached the backoff limit")]}})
+    assert (state, ok) == ("Failed", False) and "BackoffLimitExceeded" in msg
+    assert judge("Workflow", {"status": {"phase": "Running", "progress": "1/3"}})[2] == "phase=Running progress=1/3"
+    assert judge("Workflow", {"status": {"phase": "Error", "message": "boom"}}) == ("Failed", False, "boom")
+    assert judge("Experiment", {"status": {"conditions": [cond("Created"), cond("Succeeded")]}})[:2] == (
+        "Succeeded", True)
+    up = {"spec": {"restartPolicy": "Always"}, "status": {"phase": "Running", "conditions": [cond("Ready")]}}
+    assert judge("Pod", up)[:2] == ("Running", True)
+    stuck = {"spec": {}, "status": {"phase": "Pending", "conditions": [
+        cond("PodScheduled", "False", reason="Unschedulable", message="0/7 nodes are available")]}}
+    assert judge("Pod", stuck) == (None, False, "Pending: Unschedulable 0/7 nodes are available")
+    ready = {"metadata": {"generation": 2}, "spec": {"replicas": 1},
+             "status": {"observedGeneration": 2, "readyReplicas": 1}}
+    assert judge("Deployment", ready)[:2] == ("Running", True)
+
+
+def test_api_error_text_reads_the_status_body():
+    from kubernetes.client.rest import ApiException
+
+    from cockpit.launch.apply import _api_error_text
+
+    e = ApiException(status=422, reason="Unprocessable Entity")
+    e.body = json.dumps({"kind": "Status", "message": 'Job.batch "x" is invalid', "details": {"causes": [
+        {"field": "spec.template.spec.containers[0].image", "message": "Required value"}]}})
+    assert _api_error_text(e) == ('Job.batch "x" is invalid; spec.template.spec.containers[0].image: '
+                                  "Required value")
+    assert _api_error_text(ApiException(status=503, reason="Service Unavailable")) == "HTTP 503 Service Unavailable"
 
 
 # -- the command line, before any cluster is involved -------------------------------------------------
