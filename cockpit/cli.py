@@ -61,10 +61,43 @@ def build_parser() -> argparse.ArgumentParser:
     dsub.add_parser("status", help="one line per component, and the audit log path")
     dsub.add_parser("env", help="print the export line for the demo kubeconfig")
     dsub.add_parser("build", help="build the cluster binaries into the cache, start nothing")
+    sub.add_parser("presets", help="list, show and validate launch presets (cockpit presets --help)")
+    sub.add_parser("launch", help="launch a preset: GPU Job, multi-node DDP, dev box, Argo, Katib "
+                                  "(cockpit launch --help)")
     return p
 
 
+_GLOBAL_WITH_VALUE = {"--kubeconfig", "--context", "-n", "--namespace", "--theme"}
+
+
+def _split_subcommand(argv: list[str]) -> tuple[list[str], str | None, list[str]]:
+    """`presets` and `launch` have parsers of their own: find them past the global flags."""
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        if a in ("presets", "launch"):
+            return argv[:i], a, argv[i + 1:]
+        i += 2 if a in _GLOBAL_WITH_VALUE else 1
+        if not a.startswith("-"):
+            break
+    return argv, None, []
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    before, sub_cmd, rest = _split_subcommand(argv)
+    if sub_cmd == "presets":
+        from cockpit.launch.cli import presets_main
+
+        return presets_main(rest)
+    if sub_cmd == "launch":
+        from cockpit.launch.cli import launch_main
+
+        g = build_parser().parse_args(before)
+        forward = ((["--kubeconfig", str(g.kubeconfig)] if g.kubeconfig else [])
+                   + (["--context", g.context] if g.context else [])
+                   + (["-n", g.namespace] if g.namespace else []) + (["--read-only"] if g.read_only else []))
+        return launch_main(forward + rest)  # global flags go before PRESET, never after "--"
     args = build_parser().parse_args(argv)
     if args.cmd == "demo":
         return _demo(args)

@@ -268,7 +268,7 @@ class DemoCluster:
                 },
             },
         ]
-        for name in ("node.yaml", "pod.yaml"):
+        for name in ("node.yaml", "pod.yaml", "volume.yaml"):
             text = resources.files("cockpit.demo").joinpath("stages", name).read_text()
             docs.extend(d for d in yaml.safe_load_all(text) if d)
         config.write_text(yaml.safe_dump_all(docs, sort_keys=False))

@@ -167,20 +167,6 @@ def pvc(name: str, namespace: str, size: str, *, storage_class: str = "standard"
     }
 
 
-def pv_for(claim: dict, size: str) -> dict:
-    ns, name = claim["metadata"]["namespace"], claim["metadata"]["name"]
-    return {
-        "apiVersion": "v1", "kind": "PersistentVolume",
-        "metadata": {"name": f"pv-{ns}-{name}"},
-        "spec": {
-            "capacity": {"storage": size}, "accessModes": claim["spec"]["accessModes"],
-            "storageClassName": claim["spec"]["storageClassName"], "persistentVolumeReclaimPolicy": "Retain",
-            "hostPath": {"path": f"/srv/demo-volumes/{ns}/{name}"},
-            "claimRef": {"namespace": ns, "name": name},
-        },
-    }
-
-
 def dev_pod(name: str, namespace: str, claim: str, gpus: int = 1) -> dict:
     return {
         "apiVersion": "v1", "kind": "Pod",
@@ -508,7 +494,7 @@ class Seeder:
         self.create({"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
                      "metadata": {"name": "standard",
                                   "annotations": {"storageclass.kubernetes.io/is-default-class": "true"}},
-                     "provisioner": "kubernetes.io/no-provisioner", "volumeBindingMode": "Immediate"})
+                     "provisioner": "demo.gpu-cockpit.dev/volume", "volumeBindingMode": "Immediate"})
         for ns in (*TEAM_NAMESPACES, "gpu-operator", "argo"):
             self.namespace(ns, {"demo.gpu-cockpit.dev/seeded": "true"})
         self._kwok_rules(wd)
@@ -516,6 +502,7 @@ class Seeder:
         self._gpu_operator()
         self._argo()
         self._katib()
+        self._gpu_metrics(log=log)
         log("seeded the demo fleet: 7 nodes, workloads in " + ", ".join((*TEAM_NAMESPACES, "gpu-operator", "argo")))
 
     def _kwok_rules(self, wd: Path) -> None:
@@ -541,15 +528,11 @@ class Seeder:
     def _team_workloads(self) -> None:
         vision, nlp = TEAM_NAMESPACES
         a100 = {"nvidia.com/gpu.product": "NVIDIA-A100-SXM4-80GB"}
-        claims = [
-            (pvc("alice-data", vision, "40Gi"), "40Gi", True),
-            (pvc("imagenet", vision, "2Ti", modes=("ReadOnlyMany",)), "2Ti", True),
-            (pvc("checkpoints", nlp, "500Gi", modes=("ReadWriteMany",)), "500Gi", True),
-            (pvc("scratch-fast", nlp, "100Gi", storage_class="nvme-local"), "", False),
-        ]
-        for claim, size, bind in claims:
-            if bind:
-                self.create(pv_for(claim, size))
+        # "standard" claims are provisioned by the demo's volume stage; nvme-local has no
+        # provisioner, so that claim stays Pending.
+        for claim in (pvc("alice-data", vision, "40Gi"), pvc("imagenet", vision, "2Ti", modes=("ReadOnlyMany",)),
+                      pvc("checkpoints", nlp, "500Gi", modes=("ReadWriteMany",)),
+                      pvc("scratch-fast", nlp, "100Gi", storage_class="nvme-local")):
             self.create(claim)
         items = [
             job("resnet50-train", vision, gpus=1, run_for=LONG, node_selector=a100,
@@ -650,6 +633,152 @@ class Seeder:
                         "uid": stored_trial["metadata"]["uid"], "controller": True, "blockOwnerDeletion": True}]
                     run["spec"]["template"]["spec"]["containers"][0]["name"] = "training-container"
                     self.create(run)
+
+    # -- GPU utilisation: exporter pods read the simulator's metrics -----------------------------
+    def _gpu_metrics(self, log=print, timeout: float = 30.0) -> None:
+        """Point each dcgm-exporter pod's port 9400 at its node's exporter stand-in in the
+        simulator (a KWOK PortForward named like the pod overrides the cluster-wide rule for it),
+        and give the simulated GPUs their first values unless a control file is there already.
+        Waits at most `timeout` for the exporter pods and the simulator; what is still missing
+        then is left out with a note, and the next `cockpit demo up` fills it in."""
+        from cockpit.demo import simulator
+
+        deadline = time.monotonic() + timeout
+        layout = simulator.gpu_layout()
+        exporters: dict[str, str] = {}
+        while True:
+            pods = self.core.list_namespaced_pod("gpu-operator", label_selector="app=nvidia-dcgm-exporter",
+                                                 _request_timeout=10).items
+            exporters = {p.spec.node_name: p.metadata.name for p in pods
+                         if p.spec.node_name in layout and p.status.phase == "Running"
+                         and not p.metadata.deletion_timestamp}
+            if len(exporters) >= len(layout) or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        ports: dict[str, int] = {}
+        while True:
+            ports = simulator.read_exporter_ports(self.cluster.workdir)
+            if ports and all(simulator.port_listening(port) for port in ports.values()):
+                break
+            if time.monotonic() > deadline:
+                ports = {n: port for n, port in ports.items() if simulator.port_listening(port)}
+                break
+            time.sleep(0.2)
+        for node_name, pod in sorted(exporters.items()):
+            if node_name in ports:
+                self._upsert_spec({
+                    "apiVersion": "kwok.x-k8s.io/v1alpha1", "kind": "PortForward",
+                    "metadata": {"name": pod, "namespace": "gpu-operator",
+                                 "labels": {"app.kubernetes.io/part-of": "gpu-cockpit-demo"}},
+                    "spec": {"forwards": [{"ports": [9400],
+                                           "target": {"address": "127.0.0.1", "port": ports[node_name]}}]},
+                })
+        missing = sorted(set(layout) - (set(exporters) & set(ports)))
+        if missing:
+            log(f"GPU metrics not wired for {', '.join(missing)} (exporter pod or simulator not ready in time)")
+        control = self.cluster.workdir / simulator.CONTROL_FILE
+        if not self._control_current(simulator.read_control(self.cluster.workdir)):
+            simulator.write_json(control, self._initial_gpu_util(layout, deadline))
+
+    def _upsert_spec(self, obj: dict) -> None:
+        """Create `obj`, or bring an existing one's spec to `obj`'s."""
+        if self.create(obj) is not None:
+            return
+        path = f"{self._path(obj)}/{obj['metadata']['name']}"
+        stored = self.api.call_api(path, "GET", response_type="object", _return_http_data_only=True)
+        if stored.get("spec") != obj["spec"]:
+            stored["spec"] = obj["spec"]
+            self.api.call_api(path, "PUT", body=stored, response_type="object",
+                              header_params={"Content-Type": "application/json"}, _return_http_data_only=True)
+
+    def _control_current(self, control: dict) -> bool:
+        """Whether a control file names pods of this cluster (one left from an earlier cluster in
+        the same directory names pods that are gone)."""
+        named = {p for v in control.values() if isinstance(v, dict)
+                 for p in ([v.get("pod")] if isinstance(v.get("pod"), str) else v.get("pod") or [])
+                 if isinstance(p, str) and "/" in p}
+        if not control:
+            return False
+        if not named:
+            return True
+        for key in sorted(named):
+            ns, name = key.split("/", 1)
+            try:
+                self.api.call_api(f"/api/v1/namespaces/{ns}/pods/{name}", "GET", response_type="object",
+                                  _return_http_data_only=True, _request_timeout=10)
+                return True
+            except ApiException as e:
+                if e.status != 404:
+                    raise
+        return False
+
+    def _initial_gpu_util(self, layout: dict, deadline: float) -> dict:
+        """First values of the simulated GPUs: the long-running GPU pods get their devices (the
+        way the device plugin hands them out: whole GPUs, MIG instances of the profile asked for,
+        time-sliced shares) and run busy; `team-vision/dev-box-alice` holds memory at 0 %."""
+        from cockpit.kube.gpu import gpu_requests
+
+        while True:
+            pods = [p for ns in TEAM_NAMESPACES
+                    for p in self.api.call_api(f"/api/v1/namespaces/{ns}/pods", "GET", response_type="object",
+                                               _return_http_data_only=True, _request_timeout=10)["items"]]
+            long_running = [p for p in pods if gpu_requests(p)
+                            and ((p["metadata"].get("annotations") or {})
+                                 .get("pod-complete.stage.kwok.x-k8s.io/delay") in (None, LONG))
+                            and (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")]
+            placed = [p for p in long_running if (p.get("spec") or {}).get("nodeName")]
+            unschedulable = [p for p in long_running if any(
+                c.get("type") == "PodScheduled" and c.get("status") == "False"
+                for c in (p.get("status") or {}).get("conditions") or [])]
+            # Pods a Job is about to make count too: the Katib trials' Jobs were created last.
+            jobs = [j for ns in TEAM_NAMESPACES
+                    for j in self.api.call_api(f"/apis/batch/v1/namespaces/{ns}/jobs", "GET", response_type="object",
+                                               _return_http_data_only=True, _request_timeout=10)["items"]]
+            from_jobs = sum(int(j["spec"].get("parallelism") or 1) for j in jobs
+                            if gpu_requests(j["spec"]["template"])
+                            and ((j["spec"]["template"].get("metadata") or {}).get("annotations") or {})
+                            .get("pod-complete.stage.kwok.x-k8s.io/delay") == LONG)
+            bare = sum(1 for p in long_running if not p["metadata"].get("ownerReferences"))
+            expected = max(len(long_running), from_jobs + bare)
+            if (placed and len(placed) + len(unschedulable) >= expected) or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        rng = random.Random(11)
+        control: dict[str, dict] = {}
+        for devices in layout.values():
+            for d in devices:
+                control[d.key] = {"util": 0, "fb_used": 0, "pod": ""}
+        free: dict[str, list] = {}
+        for node_name, devices in layout.items():
+            for d in devices:
+                free.setdefault(f"{node_name}|{d.resource}", []).extend([d] * d.replicas)
+        for p in sorted(placed, key=lambda p: (p["metadata"]["namespace"], p["metadata"]["name"])):
+            key = f"{p['metadata']['namespace']}/{p['metadata']['name']}"
+            containers = (p.get("spec") or {}).get("containers") or [{}]
+            idle = key == "team-vision/dev-box-alice"
+            for resource, count in gpu_requests(p).items():
+                slots = free.get(f"{p['spec']['nodeName']}|{resource}", [])
+                # Time-sliced shares spread over the GPUs first, as the device plugin does.
+                taken = []
+                for _ in range(int(count)):
+                    pick = next((d for d in slots if d not in taken), slots[0] if slots else None)
+                    if pick is None:
+                        break
+                    slots.remove(pick)
+                    taken.append(pick)
+                for d in taken:
+                    entry = control[d.key]
+                    owners = [entry["pod"]] if isinstance(entry["pod"], str) and entry["pod"] else list(entry["pod"] or [])
+                    if key not in owners:
+                        owners.append(key)
+                    entry["pod"] = owners[0] if len(owners) == 1 else owners
+                    entry["container"] = containers[0].get("name", "main")
+                    if idle:
+                        entry.update(util=0, fb_used=min(11264, d.memory_mib // 2))
+                    else:
+                        entry.update(util=rng.randint(62, 97), jitter=6,
+                                     fb_used=max(entry["fb_used"], int(d.memory_mib * rng.uniform(0.55, 0.9))))
+        return control
 
     # -- large clusters for benchmarks ---------------------------------------------------------
     def scale(self, nodes: int, pods: int, log=print, workers: int = 32) -> None:

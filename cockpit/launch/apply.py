@@ -98,7 +98,18 @@ def _is_api_exception(e: BaseException) -> bool:
     return isinstance(e, ApiException)
 
 
+def _refused_read_only(e: BaseException) -> bool:
+    """The API client's own read-only guard (cockpit.kube.connection.guard_read_only) refused."""
+    try:
+        from cockpit.kube.connection import ReadOnlyRefused
+    except ImportError:  # pragma: no cover - the guard is optional
+        return False
+    return isinstance(e, ReadOnlyRefused)
+
+
 def _unreachable(e: BaseException) -> LaunchError:
+    if _refused_read_only(e):
+        return LaunchError(f"read-only mode: {e}")
     return LaunchError(f"cannot reach the cluster: {e}")
 
 
@@ -269,13 +280,14 @@ def plan(preset: Preset, values: Mapping[str, Any], namespace: str, api_client: 
         elif existing is not None:
             raise LaunchError(f"{obj.ref} already exists in {obj.namespace or 'the cluster'}; choose another name")
         objects.append(obj)
+    read_only = read_only or bool(getattr(api_client, "read_only", False))
     return LaunchPlan(preset.name, namespace, context, objects, api_client, read_only, notes)
 
 
 # -- dry run and create --------------------------------------------------------------------------
 
 def _refuse_if_read_only(p: LaunchPlan, read_only: bool, what: str) -> None:
-    if p.read_only or read_only:
+    if p.read_only or read_only or getattr(p.api_client, "read_only", False):
         raise LaunchError(f"read-only mode: refusing to {what} (nothing was sent to the cluster)")
 
 
@@ -367,7 +379,7 @@ def create(p: LaunchPlan, *, read_only: bool = False) -> LaunchResult:
             if _is_api_exception(e) and _status(e) == 409 and obj.action == ENSURE:
                 kept.append(PlannedObject(obj.manifest, obj.info, KEEP))  # appeared meanwhile: leave it be
                 continue
-            reason = _api_error_text(e) if _is_api_exception(e) else f"cannot reach the cluster: {e}"
+            reason = _api_error_text(e) if _is_api_exception(e) else _unreachable(e).message
             rollback = _rollback(p.api_client, created)
             raise LaunchError(f"creating {obj.ref} failed: {reason}. {rollback}", [(obj.ref, reason)]) from None
         meta = stored.get("metadata", {})

@@ -171,10 +171,14 @@ def check_manifest(doc: dict, template: Template) -> None:
 def _compose(text: str, file: str) -> Node:
     try:
         docs = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
+    except yaml.reader.ReaderError as e:
+        line = text.count("\n", 0, max(e.position, 0)) + 1
+        raise PresetError(file, line, "", f"bad YAML: unacceptable character #x{ord(e.character):04x}"
+                          if isinstance(e.character, str) else f"bad YAML: {e.reason}") from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
         line = mark.line + 1 if mark is not None else 1
-        problem = getattr(e, "problem", None) or str(e)
+        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
         context = getattr(e, "context", None)
         raise PresetError(file, line, "", f"bad YAML: {context + ', ' if context else ''}{problem}") from None
     except (ValueError, RecursionError) as e:
@@ -203,6 +207,15 @@ def _template_line(node: Node) -> int:
 
 def validate_preset_text(text: str, file: str) -> tuple[Preset | None, list[PresetError]]:
     """The preset and every problem found (errors sorted by line); the preset is None on errors."""
+    try:
+        return _validate(text, file)
+    except PresetError:
+        raise
+    except RecursionError:
+        return None, [PresetError(file, None, "", "nested too deeply (a recursive YAML alias?)")]
+
+
+def _validate(text: str, file: str) -> tuple[Preset | None, list[PresetError]]:
     root = _compose(text, file)
     checker = NodeValidator(_schema(), file)
     if not isinstance(root, MappingNode):

@@ -109,8 +109,11 @@ class NodeValidator:
         if isinstance(node, ScalarNode):
             try:
                 return self._constructor.construct_object(node, deep=True)
-            except (ConstructorError, ValueError, OverflowError) as e:
-                self.error(node, "", f"cannot read this value: {getattr(e, 'problem', None) or e}")
+            except ConstructorError as e:
+                self.error(node, "", f"cannot read this value: {e.problem or e}")
+                return None
+            except Exception as e:  # noqa: BLE001 - PyYAML's constructors fail in many ways on odd tags
+                self.error(node, "", f"cannot read this value ({node.tag}): {e or type(e).__name__}")
                 return None
         if isinstance(node, SequenceNode):
             return [self.value(n) for n in node.value]

@@ -313,7 +313,7 @@ class _Parser:
     def parse(self) -> list:
         src = self.source
         root: list = []
-        # stack of (If node or None for root, current body list, kind of block)
+        # open blocks: (the If node, or None for the root; the body being filled)
         stack: list[tuple[_If | None, list]] = [(None, root)]
         pos = 0
         raw_from: int | None = None
@@ -629,6 +629,8 @@ class _Builder:
                 return self.constructor.construct_object(node, deep=True)
             except ConstructorError as e:
                 raise self.err(node, str(e.problem or e)) from None
+            except Exception as e:  # noqa: BLE001 - PyYAML's constructors fail in many ways on odd tags
+                raise self.err(node, f"cannot read this value ({node.tag}): {e or type(e).__name__}") from None
         expr = self.whole(node)
         line = node.start_mark.line + 1
         if expr is not None:

@@ -155,8 +155,9 @@ def test_interactive_session_through_a_pty_sends_sizes_and_returns_the_exit_stat
         set_size(slave, 40, 120)
         os.kill(os.getpid(), signal.SIGWINCH)  # what the terminal does on a resize
         time.sleep(0.5)
-        # h''i: the echo of the typed line must not be what matches "hi" below.
-        os.write(master, b"stty size; echo h''i; exit 3\r")
+        # h''i: the echo of the typed line must not be what matches "hi" below. The sleep: KWOK
+        # closes the session when the shell exits without waiting for the pty's last output.
+        os.write(master, b"stty size; echo h''i; sleep 0.5; exit 3\r")
 
     threading.Thread(target=read_master, daemon=True).start()
     threading.Thread(target=type_commands, daemon=True).start()

@@ -155,12 +155,21 @@ def test_a_failed_create_leaves_nothing_behind(presets, kube_admin, unique_name)
     assert ("Service", unique_name) not in namespace_objects(kube_admin, "team-vision")
 
 
-def test_read_only_refuses_before_sending_anything(presets, kube_admin, unique_name):
+def test_read_only_refuses_before_sending_anything(presets, kube_admin, demo_cluster, unique_name):
+    from cockpit.kube.connection import guard_read_only
+
     p = plan(presets.get("pytorch-train"), {"name": unique_name}, "team-vision", kube_admin, read_only=True)
     with pytest.raises(LaunchError, match="read-only"):
         create(p)
     with pytest.raises(LaunchError, match="read-only"):
         dry_run(p)
+    # A client the cockpit made read-only: planning reads, creating is refused by us first.
+    guarded = api_client(demo_cluster, "cockpit-demo")
+    guard_read_only(guarded, True)
+    p = plan(presets.get("pytorch-train"), {"name": unique_name}, "team-vision", guarded)
+    assert p.read_only
+    with pytest.raises(LaunchError, match="read-only mode: refusing to create anything"):
+        create(p)
     assert ("Job", unique_name) not in namespace_objects(kube_admin, "team-vision")
 
 

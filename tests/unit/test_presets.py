@@ -321,6 +321,33 @@ def test_empty_and_multi_document_files():
     assert "mapping" in error_of("- just\n- a list\n").message
 
 
+_EDITS = st.sampled_from(["", "{{", "}}", "{%", "%}", " if ", "endif", ":", "- ", "[", "]", "&a ", "*a", "\n", "  ",
+                          "<<: ", "!!int ", "!!binary ", "|", "\t", "'", '"', "{{ gpus }}", "{% if gpus %}",
+                          "{% endif %}", "\x00", "\u2028"]) | st.text(max_size=4)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_a_mangled_preset_gives_a_preset_error_and_nothing_else(data):
+    text = GOOD
+    for _ in range(data.draw(st.integers(1, 3))):
+        i = data.draw(st.integers(0, len(text)))
+        j = data.draw(st.integers(i, min(len(text), i + 12)))
+        text = text[:i] + data.draw(_EDITS) + text[j:]
+    try:
+        parse_preset(text, "mangled.yaml")
+    except PresetError as e:
+        assert e.file == "mangled.yaml" and str(e)
+
+
+def test_odd_yaml_is_reported_not_raised():
+    for text in ("a: &x [*x]\n", "name: x\ntemplates: [&x [*x]]\n", "? [a]\n: b\n", "name: !!int\n",
+                 "name: !!python/object:os.system x\n", "name: x\n\x00"):
+        e = error_of(text)
+        assert "\n" not in e.message, e.message
+    assert error_of("name: x\n\x00").line == 2
+
+
 def test_duplicate_keys_are_errors():
     e = error_of(GOOD.replace("name: tiny\n", "name: tiny\nname: again\n", 1))
     assert e.line == 2 and "duplicate" in e.message
