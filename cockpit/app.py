@@ -45,11 +45,12 @@ HOLDER_COLUMNS = (Column("NAMESPACE", 16, priority=1), Column("POD", 40), Column
 
 # Pane order is also the digit shortcut order.
 # Actions and the panes they apply to; every one of them changes the cluster.
-MUTATING_ACTIONS = {
+MUTATING_ACTIONS: dict[str, set[str] | None] = {
     "delete": {"pods", "jobs", "pvcs", "workflows", "experiments", "namespaces", "trials", "cleanup"},
     "kill": {"pods"},
     "workflow": {"workflows"},
     "retry": {"workflows", "experiments"},
+    "launch": None,  # from any pane
 }
 PANES = ("gpu", "pods", "jobs", "workflows", "experiments", "pvcs", "nodes", "namespaces", "contexts")
 PANE_TITLES = {"gpu": "GPU allocation", "contexts": "Contexts", **{k: v.title for k, v in KINDS.items()}}
@@ -107,6 +108,7 @@ class CockpitApp(App):
         Binding("u", "workflow('resume')", "Resume", id="app.wf_resume"),
         Binding("R", "retry", "Retry/Restart", id="app.retry"),
         Binding("ctrl+r", "workflow('resubmit')", "Resubmit", id="app.wf_resubmit"),
+        Binding("n", "launch", "Launch", id="app.launch"),
         *(Binding(str(i + 1), f"pane('{p}')", PANE_TITLES[p], show=False, id=f"app.pane_{p}")
           for i, p in enumerate(PANES)),
     ]
@@ -605,6 +607,10 @@ class CockpitApp(App):
             else:
                 self.notify(f"no theme named {clean(args[0])}", severity="error", markup=False)
             return
+        if head == "launch":
+            self.action_launch() if not self.read_only else self.notify(
+                "read-only: nothing is launched", severity="warning")
+            return
         if head == "cleanup":
             if self.read_only:
                 self.notify("read-only: clean-up is not available", severity="warning")
@@ -734,12 +740,12 @@ class CockpitApp(App):
         return view.kind_id if view.id not in self.views else view.id
 
     def check_action(self, action: str, parameters) -> bool | None:
-        panes = MUTATING_ACTIONS.get(action)
-        if panes is None:
+        if action not in MUTATING_ACTIONS:
             return True
         if self.read_only:
             return False
-        if self._pane_kind() not in panes:
+        panes = MUTATING_ACTIONS[action]
+        if panes is not None and self._pane_kind() not in panes:
             return False
         verb, resource = self._NEEDS.get(action, ("", None))
         allowed = self.permissions.get((verb, resource or self._pane_kind()))
@@ -878,6 +884,48 @@ class CockpitApp(App):
             self.call_from_thread(self.notify, "; ".join(errors), severity="error", timeout=8, markup=False)
         else:
             self.call_from_thread(self.notify, summary, timeout=3, markup=False)
+
+    # -- launching -----------------------------------------------------------------------------------
+    def action_launch(self) -> None:
+        if self.hub is None or self.hub.api is None:
+            self.notify("not connected", severity="warning")
+            return
+        from cockpit.ui.screens.launch import LaunchScreen
+
+        offer: dict[str, float] = {}
+        for alloc in self.hub.gpu.all_allocations():
+            for pool in alloc.pools.values():
+                if not pool.is_mig and alloc.gpu.product:
+                    offer[alloc.gpu.product] = offer.get(alloc.gpu.product, 0) + (pool.free or 0)
+        ctx = self.settings.for_context(self.context or "")
+        self.push_screen(LaunchScreen(self.hub.api, namespace=self.namespace or ctx.namespace or "default",
+                                      gpu_offer=sorted(offer.items()), read_only=self.read_only,
+                                      on_created=self._launched, registry=ctx.registry))
+
+    def _launched(self, result) -> None:
+        """Land on the new workload's pods: logs are one key away."""
+        from cockpit.ui.screens.launch import LaunchScreen
+
+        if isinstance(self.screen, LaunchScreen):
+            self.pop_screen()
+        w = result.workload
+        if w is None:
+            return
+        key = f"{w.namespace}/{w.name}" if w.namespace else w.name
+        self.notify(f"created {w.kind} {key}", timeout=4, markup=False)
+        if w.kind == "Job":
+            self.show_pane("jobs")
+            self._drill_job(key)
+        elif w.kind == "Workflow":
+            self.show_pane("workflows")
+            self._drill_workflow(key)
+        elif w.kind == "Experiment":
+            self.show_pane("experiments")
+            self._drill_experiment(key)
+        else:
+            self.show_pane("pods")
+            self.current.cursor = key
+            self._set_filter(w.name)
 
     # -- :cleanup ----------------------------------------------------------------------------------
     def open_cleanup(self) -> None:

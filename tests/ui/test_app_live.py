@@ -150,3 +150,36 @@ async def test_logs_key_opens_the_pods_log(demo_cluster):
         assert any("loss" in line.text for line in view.lines())
         await pilot.press("escape")
         await until(pilot, lambda: type(app.screen).__name__ != "LogScreen", what="back")
+
+
+async def test_launch_form_creates_a_gpu_job_and_lands_on_its_pods(demo_cluster, kube_admin, unique_name):
+    app = live_app(demo_cluster, start_pane="gpu")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: len(app.current.store) > 0 and app.hub.gpu.pods_known, what="gpu rows")
+        await pilot.press("n")
+        await until(pilot, lambda: type(app.screen).__name__ == "LaunchScreen", what="launch screen")
+        screen = app.screen
+        options = screen.query_one("#presets")
+        await until(pilot, lambda: options.option_count > 0, what="presets listed")
+        options.highlighted = next(i for i in range(options.option_count)
+                                   if options.get_option_at_index(i).id == "pytorch-train")
+        await pilot.press("enter")
+        await until(pilot, lambda: screen.preset is not None, what="form")
+        # The GPU product list is what the nodes offer, with free counts.
+        select = screen.query_one("#f-gpu_product")
+        labels = [str(o[0]) for o in select._options]
+        assert any("A100-SXM4-80GB" in label and "free" in label for label in labels)
+        select.value = "NVIDIA-A100-SXM4-80GB"
+        screen.query_one("#f-name").value = unique_name
+        screen.query_one("#f-namespace").value = "team-vision"
+        screen.query_one("#f-gpus").value = "many"  # inline validation
+        await until(pilot, lambda: "gpus" in screen.errors, what="validation error")
+        screen.query_one("#f-gpus").value = "1"
+        await until(pilot, lambda: "gpus" not in screen.errors, what="error cleared")
+        await pilot.press("ctrl+t")
+        await until(pilot, lambda: "dry run passed" in str(screen.query_one("#status").render()), what="dry run")
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: app.current.id == f"job:team-vision/{unique_name}", timeout=30, what="landed")
+        await until(pilot, lambda: len(app.current.store) == 1, what="the job's pod")
+    job = client.BatchV1Api(kube_admin).read_namespaced_job(unique_name, "team-vision")
+    assert job.spec.template.spec.node_selector == {"nvidia.com/gpu.product": "NVIDIA-A100-SXM4-80GB"}

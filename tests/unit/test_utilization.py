@@ -118,7 +118,7 @@ def test_node_and_pod_summaries_and_mig_profiles():
     assert (one_g.avg_util, one_g.fb_used_mib, one_g.fb_total_mib) == (15, 1, 20)
     assert [d.device for d in tr.devices("mig")] == ["0/1g.10gb#7", "0/1g.10gb#8", "1/3g.40gb#1"]
     assert node_util_cells(tr, "mig", "nvidia.com/mig-3g.40gb", spark_width=3) == ("90%", "0/0Gi", "  ▇")
-    assert node_util_cells(tr, "n1", "nvidia.com/gpu", spark_width=4) == ("25%", "39/160Gi", "  ▄▂")
+    assert node_util_cells(tr, "n1", "nvidia.com/gpu", spark_width=4) == ("25%", "39/160Gi", "  ▅▃")
     assert node_util_cells(tr, "unknown") == ("-", "-", "")
 
 

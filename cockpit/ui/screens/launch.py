@@ -1,0 +1,252 @@
+"""The launch form (`n` or `:launch`): pick a preset, fill its parameters with inline
+validation, pick the GPU product from what the nodes offer (free count beside each), preview
+the YAML, dry-run on the server, create. Optionally build the image from a local directory
+first (built and pushed through the Docker API; a failed build or push creates nothing).
+
+Everything that touches the cluster or Docker runs in worker threads."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+import yaml
+from rich.text import Text
+from textual import on, work
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Input, Label, OptionList, Select, Static
+from textual.widgets.option_list import Option
+
+from cockpit.kube.text import clean
+
+LOCAL_FIELDS = ("from_dir", "base_image", "requirements", "registry")
+
+
+class LaunchScreen(Screen):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "back", "Back", id="launch.back"),
+        Binding("ctrl+p", "preview", "Preview YAML", id="launch.preview"),
+        Binding("ctrl+t", "dry_run", "Dry run", id="launch.dry_run"),
+        Binding("ctrl+s", "create", "Create", id="launch.create"),
+    ]
+    DEFAULT_CSS = """
+    LaunchScreen #title { background: $panel; text-style: bold; height: 1; padding: 0 1; }
+    LaunchScreen #presets { height: 1fr; }
+    LaunchScreen #form { height: 1fr; padding: 0 1; display: none; }
+    LaunchScreen .row { height: auto; }
+    LaunchScreen .row Label { width: 22; padding: 1 1 0 0; }
+    LaunchScreen .row Input, LaunchScreen .row Select { width: 1fr; }
+    LaunchScreen .error { color: $error; height: auto; padding-left: 22; }
+    LaunchScreen .help { color: $text-muted; height: auto; padding-left: 22; }
+    LaunchScreen #status { height: auto; max-height: 8; background: $boost; padding: 0 1; }
+    """
+
+    def __init__(self, api, *, namespace: str, gpu_offer: list[tuple[str, float]], read_only: bool,
+                 on_created: Callable[[Any], None], registry: str = "", library=None):
+        super().__init__()
+        self.api = api
+        self.namespace = namespace or "default"
+        self.gpu_offer = gpu_offer  # (product, free GPUs) from the live GPU pane
+        self.read_only = read_only
+        self.on_created = on_created
+        self.default_registry = registry
+        self.library = library
+        self.preset = None
+        self.errors: dict[str, str] = {}
+
+    def compose(self):
+        yield Static(Text("Launch: pick a preset (enter)"), id="title")
+        yield OptionList(id="presets")
+        yield VerticalScroll(id="form")
+        yield Static("", id="status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self._load_library()
+
+    @work(thread=True, group="launch-library", exit_on_error=False)
+    def _load_library(self) -> None:
+        from cockpit.launch.library import PresetLibrary
+
+        lib = self.library or PresetLibrary()
+        self.app.call_from_thread(self._show_presets, lib)
+
+    def _show_presets(self, lib) -> None:
+        self.library = lib
+        options = self.query_one("#presets", OptionList)
+        for name in lib.names():
+            p = lib.get(name)
+            options.add_option(Option(Text.assemble((name, "bold"), "  ", clean(p.description, 100)), id=name))
+        for err in lib.errors:
+            self.notify(str(err), severity="error", markup=False, timeout=8)
+        options.focus()
+
+    @on(OptionList.OptionSelected, "#presets")
+    async def _picked(self, event: OptionList.OptionSelected) -> None:
+        self.preset = self.library.get(event.option.id)
+        self.query_one("#title", Static).update(Text(f"Launch {self.preset.name} into {self.namespace}"))
+        self.query_one("#presets").display = False
+        form = self.query_one("#form", VerticalScroll)
+        form.display = True
+        await form.remove_children()
+        widgets = [Input(self.namespace, id="f-namespace")]
+        rows = [("namespace", widgets[0], "namespace to launch into (created when missing)")]
+        for name, param in self.preset.parameters.items():
+            default = "" if param.default is None else _as_text(param.default)
+            if name == "gpu_product" and self.gpu_offer:
+                options = [(f"{p}  ({free:g} free)", p) for p, free in self.gpu_offer]
+                widget = Select(options, prompt="any GPU product", id="f-gpu_product", allow_blank=True)
+            else:
+                widget = Input(default, id=f"f-{name}", placeholder=param.describe_type())
+            rows.append((name, widget, clean(param.description or param.describe_type(), 200)))
+        if "image" in self.preset.parameters:
+            rows.append(("from_dir", Input("", id="f-from_dir", placeholder="directory"),
+                         "build the image from this local directory (base image + requirements + code)"))
+            rows.append(("base_image", Input("", id="f-base_image"), "base image for the build"))
+            rows.append(("requirements", Input("", id="f-requirements"), "requirements file in that directory"))
+            rows.append(("registry", Input(self.default_registry, id="f-registry"), "registry to push to"))
+        parts = []
+        for name, widget, help_text in rows:
+            parts += [Horizontal(Label(name), widget, classes="row"), Static(Text(help_text), classes="help"),
+                      Static("", id=f"e-{name}", classes="error")]
+        await form.mount_all(parts)
+        self.query_one("#f-namespace", Input).focus()
+
+    def _values(self) -> tuple[str, dict[str, Any], dict[str, str]]:
+        ns = self.query_one("#f-namespace", Input).value.strip() or "default"
+        raw: dict[str, Any] = {}
+        local: dict[str, str] = {}
+        for name in self.preset.parameters:
+            widget = self.query_one(f"#f-{name}")
+            value = widget.value
+            if isinstance(widget, Select):
+                value = "" if value in (Select.BLANK, None) else str(value)
+            if value != "":
+                raw[name] = value
+        for name in LOCAL_FIELDS:
+            found = self.query(f"#f-{name}")
+            if found:
+                local[name] = found.first().value.strip()
+        return ns, raw, local
+
+    def _validate(self) -> dict | None:
+        if self.preset is None:
+            return None
+        ns, raw, _ = self._values()
+        values, errors = self.preset.check_values(raw)
+        self.errors = errors
+        for name in ("namespace", *self.preset.parameters):
+            found = self.query(f"#e-{name}")
+            if found:
+                found.first().update(Text(errors.get(name, "")))
+        return None if errors else values
+
+    @on(Input.Changed)
+    def _changed(self, event: Input.Changed) -> None:
+        if self.preset is not None:
+            self._validate()
+
+    def _status(self, text: str) -> None:
+        self.query_one("#status", Static).update(Text(text))
+
+    def action_back(self) -> None:
+        if self.preset is not None:
+            self.preset = None
+            self.query_one("#form").display = False
+            self.query_one("#presets").display = True
+            self.query_one("#presets").focus()
+            self.query_one("#title", Static).update(Text("Launch: pick a preset (enter)"))
+        else:
+            self.app.pop_screen()
+
+    def action_preview(self) -> None:
+        values = self._validate()
+        if values is None:
+            self.notify("fix the marked fields first", severity="warning")
+            return
+        ns, _, _ = self._values()
+        try:
+            docs = self.preset.render(values, ns)
+        except Exception as e:
+            self.notify(clean(str(e), 300), severity="error", markup=False)
+            return
+        from cockpit.ui.screens.text import TextScreen
+
+        self.app.push_screen(TextScreen(f"Preview {self.preset.name}", yaml.safe_dump_all(docs, sort_keys=False)))
+
+    def action_dry_run(self) -> None:
+        values = self._validate()
+        if values is not None:
+            self._status("dry run on the server…")
+            self._run(values, dry=True)
+
+    def action_create(self) -> None:
+        if self.read_only:
+            self.notify("read-only: nothing is launched", severity="warning")
+            return
+        values = self._validate()
+        if values is not None:
+            self._status("creating…")
+            self._run(values, dry=False)
+
+    @work(thread=True, exclusive=True, group="launch", exit_on_error=False)
+    def _run(self, values: dict, dry: bool) -> None:
+        from cockpit.launch import apply
+        from cockpit.launch.errors import ImageError, LaunchError
+
+        app = self.app
+        ns, _, local = self._values()
+        say = lambda text: app.call_from_thread(self._status, text)  # noqa: E731
+        try:
+            p = apply.plan(self.preset, values, ns, self.api, read_only=self.read_only)
+            if dry:
+                apply.dry_run(p, read_only=self.read_only)
+                say("dry run passed:\n" + "\n".join(p.lines()))
+                return
+            if local.get("from_dir"):
+                values = dict(values)
+                values["image"] = self._build(local, ns, say)
+                p = apply.plan(self.preset, values, ns, self.api, read_only=self.read_only)
+            result = apply.create(p, read_only=self.read_only)
+        except (LaunchError, ImageError) as e:
+            say(f"failed: {clean(str(e), 600)}")
+            return
+        except Exception as e:  # any failure is reported in the form, never a traceback
+            say(f"failed: {clean(type(e).__name__ + ': ' + str(e), 600)}")
+            return
+        say("created:\n" + "\n".join(result.lines()))
+        app.call_from_thread(self.on_created, result)
+
+    def _build(self, local: dict[str, str], namespace: str, say) -> str:
+        import docker
+
+        from cockpit.launch.image import build_image
+
+        registry = local.get("registry") or self.default_registry
+        if not registry:
+            raise RuntimeError("a registry is needed to push the image (set it here or per context in the config)")
+        client = docker.from_env()
+        lines: list[str] = []
+
+        def out(line: str) -> None:
+            lines.append(clean(line, 300))
+            say("building:\n" + "\n".join(lines[-6:]))
+
+        def progress(layer, current, total) -> None:
+            if total:
+                say(f"pushing {clean(layer, 20)}: {current * 100 // total}%")
+
+        built = build_image(client, local["from_dir"], local.get("base_image") or "python:3.11-slim",
+                            local.get("requirements") or None, registry,
+                            f"{namespace}/{self.preset.name}", out, progress)
+        return built.reference
+
+
+def _as_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, dict)):
+        return yaml.safe_dump(value, default_flow_style=True).strip()
+    return str(value)
