@@ -262,7 +262,7 @@ def cleanup_preview(api, *, finished_after: float, idle_dev_pod_after: float, na
             out.append(CleanupItem("jobs", meta.get("namespace", ""), meta.get("name", ""), meta.get("uid", ""),
                                    f"job {reason} {int((now - finished) // 60)}m ago", now - finished))
     for pod in _list(api, KINDS["pods"].resource, namespace):
-        meta, st, spec = pod.get("metadata") or {}, pod.get("status") or {}, pod.get("spec") or {}
+        meta, st = pod.get("metadata") or {}, pod.get("status") or {}
         if meta.get("deletionTimestamp"):
             continue
         owners = meta.get("ownerReferences") or []

@@ -301,8 +301,8 @@ class ClusterHub:
         age_col = kind.age_column
         changed: list[Row] = []
         with feed.lock:
-            items = list(feed.items.items())
-        for key, item in items:
+            items = list(feed.items.values())
+        for item in items:
             if item.obj is not None and kind.id not in ("pods", "nodes"):
                 row = (kind.build(item.obj, now, self.gpu.index.names, self.gpu.index.prefixes)
                        if kind.id == "jobs" else kind.build(item.obj, now))
