@@ -433,6 +433,24 @@ def _response_complete(buf: bytes | bytearray, head_end: int) -> bool:
     return False
 
 
+def _handshake_client(api):
+    """A client of its own for one port-forward handshake, read-only guarded like `api`.
+
+    `kubernetes.stream` swaps the client's `request` method for the length of the call and puts
+    the old one back afterwards; two threads doing so on one client can leave the websocket one
+    in place for good, and every later plain request of that client then fails. The scraper
+    opens several forwards at once, beside the app's own use of `api`: each gets a fresh client
+    sharing `api`'s configuration (credentials, TLS, token refresh)."""
+    from kubernetes import client
+
+    from cockpit.kube.connection import guard_read_only
+
+    fresh = client.ApiClient(api.configuration)
+    fresh.user_agent = getattr(api, "user_agent", fresh.user_agent)
+    guard_read_only(fresh, bool(getattr(api, "read_only", False)))
+    return fresh
+
+
 def _open_portforward(api, namespace: str, pod: str, port: int, timeout: float):
     """A port-forward stream to the pod, or an exception; the websocket handshake has no timeout
     of its own, so it runs in a helper thread that closes a late stream itself."""
@@ -445,8 +463,8 @@ def _open_portforward(api, namespace: str, pod: str, port: int, timeout: float):
 
     def connect() -> None:
         try:
-            pf = portforward(client.CoreV1Api(api).connect_get_namespaced_pod_portforward, pod, namespace,
-                             ports=str(port))
+            core = client.CoreV1Api(_handshake_client(api))
+            pf = portforward(core.connect_get_namespaced_pod_portforward, pod, namespace, ports=str(port))
         except BaseException as e:  # noqa: BLE001 - handed to the caller
             box["error"] = e
         else:

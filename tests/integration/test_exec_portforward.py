@@ -159,8 +159,10 @@ def test_interactive_session_through_a_pty_sends_sizes_and_returns_the_exit_stat
         # closes the session when the shell exits without waiting for the pty's last output.
         os.write(master, b"stty size; echo h''i; sleep 0.5; exit 3\r")
 
-    threading.Thread(target=read_master, daemon=True).start()
-    threading.Thread(target=type_commands, daemon=True).start()
+    reader = threading.Thread(target=read_master, daemon=True)
+    typist = threading.Thread(target=type_commands, daemon=True)
+    reader.start()
+    typist.start()
     session = ExecSession(kube_admin, "team-vision", "dev-box-alice", "jupyter")
     before = termios.tcgetattr(slave)
     try:
@@ -169,7 +171,9 @@ def test_interactive_session_through_a_pty_sends_sizes_and_returns_the_exit_stat
         # What the session wrote to the pty may still be on its way to the reader thread.
         assert wait_output(b"\nhi\r\n", 5), bytes(output)
     finally:
-        os.close(slave)
+        typist.join(20)
+        os.close(slave)  # the reader then gets EIO and ends
+        reader.join(5)
         os.close(master)
     text = re.sub(rb"\x1b\[[0-?]*[ -/]*[@-~]", b"", bytes(output)).replace(b"\r", b"")
     assert status == 3
