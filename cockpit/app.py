@@ -31,6 +31,14 @@ from cockpit.kube.kinds import KINDS, kind_by_alias
 from cockpit.kube.model import Column, Row
 from cockpit.kube.store import RowStore
 from cockpit.kube.text import clean
+from cockpit.kube.utilization import (
+    IDLE_COLUMNS,
+    UTIL_COLUMNS,
+    MetricsScraper,
+    UtilizationTracker,
+    idle_rows,
+    node_util_cells,
+)
 from cockpit.ui.theming import install_themes, start_theme_reload, theme_variable_defaults
 from cockpit.ui.widgets.resource_table import ResourceTable
 
@@ -42,6 +50,8 @@ CLEANUP_COLUMNS = (Column("KIND", 5), Column("NAMESPACE", 14, priority=1, min_wi
                    Column("NAME", 36, min_width=20), Column("WHY", 30), Column("GPUS", 5, "right", priority=2))
 HOLDER_COLUMNS = (Column("NAMESPACE", 16, priority=1), Column("POD", 40), Column("GPUS", 18),
                   Column("STATUS", 16), Column("AGE", 6, "right", priority=2))
+
+GPU_PANE_COLUMNS = (*GPU_COLUMNS, *UTIL_COLUMNS)
 
 # Pane order is also the digit shortcut order.
 # Actions and the panes they apply to; every one of them changes the cluster.
@@ -132,6 +142,8 @@ class CockpitApp(App):
         self.watch_themes = watch_themes
         self.permissions: dict[tuple[str, str], bool | None] = {}
         self.startup_problems: list[str] = []  # configuration problems found before the app ran
+        self.util = UtilizationTracker(window_seconds=self.settings.idle.window, clock=clock)
+        self.scraper: MetricsScraper | None = None
         self.hub: ClusterHub | None = None
         self.problem: ConnectionProblem | None = None
         self.views: dict[str, View] = {}
@@ -155,7 +167,7 @@ class CockpitApp(App):
     def compose(self) -> ComposeResult:
         yield Static(id="topbar")
         yield Static(id="panebar")
-        yield ResourceTable(list(GPU_COLUMNS), id="table")
+        yield ResourceTable(list(GPU_PANE_COLUMNS), id="table")
         yield Input(id="prompt")
         yield Footer()
 
@@ -192,7 +204,7 @@ class CockpitApp(App):
     def _build_views(self) -> None:
         for pane in PANES:
             if pane == "gpu":
-                self.views[pane] = View(pane, PANE_TITLES[pane], GPU_COLUMNS, RowStore(), kind_id="nodes")
+                self.views[pane] = View(pane, PANE_TITLES[pane], GPU_PANE_COLUMNS, RowStore(), kind_id="nodes")
             elif pane == "contexts":
                 self.views[pane] = View(pane, "Contexts", CONTEXT_COLUMNS, RowStore(self._context_rows()))
             else:
@@ -220,6 +232,8 @@ class CockpitApp(App):
 
     def connect(self, context: str) -> None:
         self.context = context
+        self._stop_scraper()
+        self.util = UtilizationTracker(window_seconds=self.settings.idle.window, clock=self.clock)
         if self.hub:
             self.hub.close()
         self.hub = None
@@ -253,6 +267,10 @@ class CockpitApp(App):
             self.hub.ensure(self.current.feed_id)
         self.permissions.clear()
         self._probe_permissions()
+        hub = self.hub
+        self.scraper = MetricsScraper(
+            msg.api, self.util, interval=5.0, on_update=self._util_from_thread,
+            exporters=lambda: hub.feeds["pods"].snapshot() if "pods" in hub.feeds else []).start()
         self.refresh_bindings()
         self.refresh_bars()
 
@@ -305,7 +323,8 @@ class CockpitApp(App):
                 deletes = [k for k in view.store.keys() if k not in keep]
             self._apply(view, view.store.apply(ch.upserts, deletes))
         now = time.monotonic()
-        if now - self._last_age_refresh > 5:
+        refresh_times = now - self._last_age_refresh > 5
+        if refresh_times:
             self._last_age_refresh = now
             for view in self.views.values():
                 if view.feed_id:
@@ -316,10 +335,38 @@ class CockpitApp(App):
         if dirty:
             self._update_gpu(dirty)
         for view in self.stack + ([self.current] if self.current else []):
+            if view.id == "idle" and refresh_times:
+                view.extra["stale"] = True  # IDLE FOR keeps counting
             if view.rows_fn and (set(view.depends_on) & changed_feeds or view.extra.get("stale", True)):
                 view.extra["stale"] = False
                 self._refill(view)
         self.refresh_bars()
+
+    def _stop_scraper(self) -> None:
+        if self.scraper is not None:
+            self.scraper.stop(0.5)
+            self.scraper = None
+
+    def _util_from_thread(self) -> None:
+        try:
+            self.call_from_thread(self._util_updated)
+        except RuntimeError:  # the app is gone
+            pass
+
+    def _util_updated(self) -> None:
+        if self.hub is not None:
+            self._update_gpu(set(self.hub.gpu.nodes))
+        for view in [*self.stack, self.current]:
+            if view is not None and view.id == "idle":
+                self._refill(view)
+
+    def open_idle(self) -> None:
+        window = self.settings.idle.window
+        title = f"Idle GPUs: held at 0% utilisation for at least {window // 60}m"
+        self.push_view(View("idle", title, IDLE_COLUMNS, RowStore(), kind_id="pods",
+                            rows_fn=lambda: idle_rows(self.util, self.clock())))
+        if self.scraper is None or self.scraper.state == "off":
+            self.table.placeholder = "No dcgm-exporter and no NVML found: utilisation is unavailable"
 
     def _update_gpu(self, dirty: set[str]) -> None:
         hub = self.hub
@@ -329,12 +376,20 @@ class CockpitApp(App):
         for name in dirty:
             alloc = hub.gpu.allocation(name)
             old = [k for k in view.store.keys() if k.split("|", 1)[0] == name]
-            new = gpu_rows(alloc) if alloc else []
+            new = [self._with_util(r) for r in gpu_rows(alloc)] if alloc else []
             upserts.extend(new)
             keep = {r.key for r in new}
             deletes.extend(k for k in old if k not in keep)
         self._apply(view, view.store.apply(upserts, deletes))
         self._gpu_totals = totals_line(hub.gpu.all_allocations())
+
+    def _with_util(self, row: Row) -> Row:
+        node, _, resource = row.key.partition("|")
+        cells = node_util_cells(self.util, node, resource)
+        summary = self.util.node_summary(node)
+        util = summary.avg_util if summary and summary.avg_util is not None else -1
+        return Row(key=row.key, cells=(*row.cells, *cells), sort=(*row.sort, util, cells[1], util),
+                   status=row.status, labels=row.labels, namespace=row.namespace, name=row.name)
 
     def _refill(self, view: View) -> None:
         rows = view.rows_fn() if view.rows_fn else []
@@ -606,6 +661,9 @@ class CockpitApp(App):
                 self.theme = args[0]
             else:
                 self.notify(f"no theme named {clean(args[0])}", severity="error", markup=False)
+            return
+        if head == "idle":
+            self.open_idle()
             return
         if head == "launch":
             self.action_launch() if not self.read_only else self.notify(
@@ -992,6 +1050,7 @@ class CockpitApp(App):
 
     def on_unmount(self) -> None:
         self._tick.stop()
+        self._stop_scraper()
         if self.hub:
             self.hub.close()
 

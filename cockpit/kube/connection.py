@@ -178,6 +178,17 @@ def make_api_client(kubeconfig: Kubeconfig, context: str, read_only: bool = Fals
     return api
 
 
+def clone_api(api):
+    """A client of its own for `kubernetes.stream` (exec, port-forward): that module swaps the
+    client's transport for the length of a call, which other threads sharing it would see."""
+    from kubernetes import client
+
+    twin = client.ApiClient(api.configuration)
+    twin.user_agent = api.user_agent
+    guard_read_only(twin, getattr(api, "read_only", False))
+    return twin
+
+
 def can_i(api, verb: str, resource: str, group: str = "", namespace: str = "", subresource: str = "") -> bool | None:
     """SelfSubjectAccessReview; None when the question itself failed or was not asked (a
     review is a create request, which a read-only client does not send)."""

@@ -141,20 +141,20 @@ def owner_of(pod: Any) -> dict[str, str] | None:
 
 
 @dataclass(frozen=True, slots=True)
-class _PodState:
+class PodState:
     name: str
     phase: str
     deleting: bool
     created: float
 
 
-def _pod_state(obj: Mapping[str, Any]) -> _PodState:
+def _pod_state(obj: Mapping[str, Any]) -> PodState:
     meta = obj.get("metadata") or {}
-    return _PodState(str(meta.get("name", "")), str((obj.get("status") or {}).get("phase", "")),
+    return PodState(str(meta.get("name", "")), str((obj.get("status") or {}).get("phase", "")),
                      bool(meta.get("deletionTimestamp")), parse_time(meta.get("creationTimestamp")) or 0.0)
 
 
-def pick_replacement(pods: Iterable[_PodState], exclude: str = "") -> str | None:
+def pick_replacement(pods: Iterable[PodState], exclude: str = "") -> str | None:
     """The newest Running pod that is not being deleted (and is not `exclude`)."""
     live = [p for p in pods if p.phase == "Running" and not p.deleting and p.name != exclude]
     return max(live, key=lambda p: (p.created, p.name)).name if live else None
@@ -221,7 +221,7 @@ class Forward:
                     setattr(self, k, v)
 
     # -- pod state, from the watch -------------------------------------------------------------
-    def _pods_changed(self, pods: Mapping[str, _PodState]) -> None:
+    def _pods_changed(self, pods: Mapping[str, PodState]) -> None:
         with self._lock:
             pod = self.pod
         current = pods.get(f"{self.namespace}/{pod}")
@@ -421,7 +421,7 @@ class _PodWatch(Sink):
 
     def __init__(self, forward: Forward):
         self.forward = forward
-        self.pods: dict[str, _PodState] = {}
+        self.pods: dict[str, PodState] = {}
         self.lock = threading.Lock()
 
     def _changed(self) -> None:
@@ -429,7 +429,7 @@ class _PodWatch(Sink):
             pods = dict(self.pods)
         self.forward._pods_changed(pods)
 
-    def upsert(self, key: str, item: _PodState) -> None:
+    def upsert(self, key: str, item: PodState) -> None:
         with self.lock:
             self.pods[key] = item
         self._changed()
@@ -439,7 +439,7 @@ class _PodWatch(Sink):
             self.pods.pop(key, None)
         self._changed()
 
-    def reset(self, items: dict[str, _PodState]) -> None:
+    def reset(self, items: dict[str, PodState]) -> None:
         with self.lock:
             self.pods = dict(items)
         self._changed()

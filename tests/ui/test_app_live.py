@@ -183,3 +183,24 @@ async def test_launch_form_creates_a_gpu_job_and_lands_on_its_pods(demo_cluster,
         await until(pilot, lambda: len(app.current.store) == 1, what="the job's pod")
     job = client.BatchV1Api(kube_admin).read_namespaced_job(unique_name, "team-vision")
     assert job.spec.template.spec.node_selector == {"nvidia.com/gpu.product": "NVIDIA-A100-SXM4-80GB"}
+
+
+async def test_idle_view_lists_the_idle_dev_box_and_gpu_pane_shows_utilisation(demo_cluster):
+    import dataclasses
+
+    from cockpit.config import Settings
+
+    base = Settings()
+    settings = dataclasses.replace(base, idle=dataclasses.replace(base.idle, window=2))
+    app = CockpitApp(Kubeconfig.load(demo_cluster.kubeconfig), context="cockpit-demo", start_pane="gpu",
+                     settings=settings)
+    async with app.run_test(size=(160, 40)) as pilot:
+        key = "gpu-h100-01|nvidia.com/gpu"
+        # Utilisation arrives from the demo's exporters through the API server.
+        await until(pilot, lambda: app.current.store.get(key) is not None
+                    and app.current.store.get(key).cells[8].endswith("%"), timeout=40, what="utilisation")
+        app.run_command("idle")
+        await until(pilot, lambda: app.current.store.get("team-vision/dev-box-alice") is not None, timeout=40,
+                    what="idle dev box")
+        busy = [k for k in app.current.store.view() if k.startswith("team-nlp/llm-serve-bench")]
+        assert not busy
