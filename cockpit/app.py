@@ -56,11 +56,15 @@ GPU_PANE_COLUMNS = (*GPU_COLUMNS, *UTIL_COLUMNS)
 # Pane order is also the digit shortcut order.
 # Actions and the panes they apply to; every one of them changes the cluster.
 MUTATING_ACTIONS: dict[str, set[str] | None] = {
-    "delete": {"pods", "jobs", "pvcs", "workflows", "experiments", "namespaces", "trials", "cleanup"},
+    "delete": {"pods", "jobs", "pvcs", "workflows", "experiments", "namespaces", "trials", "cleanup", "pf"},
     "kill": {"pods"},
     "workflow": {"workflows"},
     "retry": {"workflows", "experiments"},
     "launch": None,  # from any pane
+    # Not changes to the cluster, but read-only mode allows neither (the API server is asked
+    # for exec and port-forward subresources, which a shared box must not hand out).
+    "shell": {"pods"},
+    "port_forward": {"pods"},
 }
 PANES = ("gpu", "pods", "jobs", "workflows", "experiments", "pvcs", "nodes", "namespaces", "contexts")
 PANE_TITLES = {"gpu": "GPU allocation", "contexts": "Contexts", **{k: v.title for k, v in KINDS.items()}}
@@ -119,6 +123,8 @@ class CockpitApp(App):
         Binding("R", "retry", "Retry/Restart", id="app.retry"),
         Binding("ctrl+r", "workflow('resubmit')", "Resubmit", id="app.wf_resubmit"),
         Binding("n", "launch", "Launch", id="app.launch"),
+        Binding("s", "shell", "Shell", id="app.shell"),
+        Binding("F", "port_forward", "Port-forward", id="app.port_forward", key_display="shift+f"),
         *(Binding(str(i + 1), f"pane('{p}')", PANE_TITLES[p], show=False, id=f"app.pane_{p}")
           for i, p in enumerate(PANES)),
     ]
@@ -144,6 +150,9 @@ class CockpitApp(App):
         self.startup_problems: list[str] = []  # configuration problems found before the app ran
         self.util = UtilizationTracker(window_seconds=self.settings.idle.window, clock=clock)
         self.scraper: MetricsScraper | None = None
+        from cockpit.kube.portforward import PortForwardManager
+
+        self.forwards = PortForwardManager(lambda: self.hub.api if self.hub else None)
         self.hub: ClusterHub | None = None
         self.problem: ConnectionProblem | None = None
         self.views: dict[str, View] = {}
@@ -335,8 +344,8 @@ class CockpitApp(App):
         if dirty:
             self._update_gpu(dirty)
         for view in self.stack + ([self.current] if self.current else []):
-            if view.id == "idle" and refresh_times:
-                view.extra["stale"] = True  # IDLE FOR keeps counting
+            if view.id == "idle" and refresh_times or view.id == "pf":
+                view.extra["stale"] = True  # IDLE FOR keeps counting; forward counters change unseen
             if view.rows_fn and (set(view.depends_on) & changed_feeds or view.extra.get("stale", True)):
                 view.extra["stale"] = False
                 self._refill(view)
@@ -662,6 +671,9 @@ class CockpitApp(App):
             else:
                 self.notify(f"no theme named {clean(args[0])}", severity="error", markup=False)
             return
+        if head in ("pf", "portforwards", "port-forwards"):
+            self.open_forwards()
+            return
         if head == "idle":
             self.open_idle()
             return
@@ -793,8 +805,8 @@ class CockpitApp(App):
         view = self.current
         if view is None:
             return ""
-        if view.id == "cleanup":
-            return "cleanup"
+        if view.id in ("cleanup", "pf"):
+            return view.id
         return view.kind_id if view.id not in self.views else view.id
 
     def check_action(self, action: str, parameters) -> bool | None:
@@ -860,6 +872,12 @@ class CockpitApp(App):
         return out
 
     def action_delete(self) -> None:
+        if self.current is not None and self.current.id == "pf":
+            for key in list(self.table.marked_keys) or [self.table.cursor_key]:
+                if key:
+                    self.forwards.stop(key)
+            self._refill(self.current)
+            return
         if self._pane_kind() == "cleanup":
             self._cleanup_confirm()
             return
@@ -942,6 +960,67 @@ class CockpitApp(App):
             self.call_from_thread(self.notify, "; ".join(errors), severity="error", timeout=8, markup=False)
         else:
             self.call_from_thread(self.notify, summary, timeout=3, markup=False)
+
+    # -- exec and port-forward --------------------------------------------------------------------
+    def action_shell(self) -> None:
+        targets = self._targets()
+        if self.hub is None or self.hub.api is None or not targets:
+            return
+        _, ns, name = targets[0]
+        self._fetch_pod_then(ns, name, self._exec_into)
+
+    def action_port_forward(self) -> None:
+        targets = self._targets()
+        if self.hub is None or self.hub.api is None or not targets:
+            return
+        _, ns, name = targets[0]
+        self._fetch_pod_then(ns, name, self._forward_dialog)
+
+    @work(thread=True, group="pod-fetch", exit_on_error=False)
+    def _fetch_pod_then(self, ns: str, name: str, then) -> None:
+        try:
+            pod = kactions.get(self.hub.api, KINDS["pods"].resource, ns, name)
+        except Exception as e:
+            self.call_from_thread(self.notify, f"cannot read pod {ns}/{name}: {clean(str(e), 200)}",
+                                  severity="error", markup=False)
+            return
+        self.call_from_thread(then, pod)
+
+    def _exec_into(self, pod: dict) -> None:
+        # Runs on the UI thread on purpose: App.suspend hands the terminal to the shell.
+        from cockpit.kube.connection import clone_api
+        from cockpit.kube.logs import containers_of
+        from cockpit.ui.exec_action import exec_into
+
+        names, default = containers_of(pod)
+        meta = pod.get("metadata") or {}
+        if not names:
+            return
+        exec_into(self, clone_api(self.hub.api), meta.get("namespace", ""), meta.get("name", ""),
+                  default or names[0])
+
+    def _forward_dialog(self, pod: dict) -> None:
+        from cockpit.kube.portforward import ForwardError
+        from cockpit.ui.screens.portforward import PortForwardDialog
+
+        def chosen(choice) -> None:
+            if not choice:
+                return
+            try:
+                fwd = self.forwards.start(**choice.start_args())
+            except ForwardError as e:
+                self.notify(str(e), severity="error", markup=False)
+                return
+            self.notify(f"forwarding {fwd.url} → {fwd.target}", timeout=5, markup=False)
+
+        self.push_screen(PortForwardDialog(pod), chosen)
+
+    def open_forwards(self) -> None:
+        from cockpit.ui.screens.portforward import FORWARD_COLUMNS, forward_rows
+
+        self.push_view(View("pf", "Port-forwards (ctrl+d stops one)", FORWARD_COLUMNS, RowStore(),
+                            rows_fn=lambda: forward_rows(self.forwards, self.clock())))
+        self.table.placeholder = "No port-forwards: shift+f on a pod starts one"
 
     # -- launching -----------------------------------------------------------------------------------
     def action_launch(self) -> None:
@@ -1051,6 +1130,7 @@ class CockpitApp(App):
     def on_unmount(self) -> None:
         self._tick.stop()
         self._stop_scraper()
+        self.forwards.stop_all()
         if self.hub:
             self.hub.close()
 

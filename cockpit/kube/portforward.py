@@ -289,8 +289,12 @@ class Forward:
         from kubernetes import client
         from kubernetes.stream import portforward
 
-        core = client.CoreV1Api(self._api)
+        from cockpit.kube.connection import clone_api
+
         for _attempt in range(2):
+            # A client per handshake: kubernetes.stream swaps the client's transport while it
+            # connects, which the pod watch and other connections sharing it would see.
+            core = client.CoreV1Api(clone_api(self._api))
             with self._lock:
                 pod = self.pod
             try:

@@ -119,3 +119,20 @@ def test_sighup_ends_the_cockpit_within_a_second(tmux_cockpit):
         time.sleep(0.02)
     state = open(f"/proc/{pid}/stat").read().split()[2] if os.path.exists(f"/proc/{pid}") else "gone"
     assert state in ("gone", "Z"), f"cockpit still running {time.monotonic() - deadline + 1.0:.2f}s after SIGHUP"
+
+
+def test_shell_into_a_pod_and_back(tmux_cockpit):
+    term = tmux_cockpit("--context cockpit-demo -n team-vision", size=(100, 30))
+    term.wait_for(r"● live")
+    term.keys("/", "dev-box-alice", "Enter")
+    term.wait_for(r"dev-box-alice\s")
+    term.keys("s")
+    term.wait_for(r"exec into team-vision/dev-box-alice")
+    time.sleep(1.0)
+    term.keys("echo hello-from-$((6*7))", "Enter")
+    term.wait_for(r"hello-from-42")
+    term.keys("stty size", "Enter")
+    term.wait_for(r"\b30 100\b")  # the terminal's size reached the remote side
+    term.keys("exit", "Enter")
+    screen = term.wait_for(r"● live", timeout=15)
+    assert "dev-box-alice" in screen

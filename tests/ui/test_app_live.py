@@ -204,3 +204,33 @@ async def test_idle_view_lists_the_idle_dev_box_and_gpu_pane_shows_utilisation(d
                     what="idle dev box")
         busy = [k for k in app.current.store.view() if k.startswith("team-nlp/llm-serve-bench")]
         assert not busy
+
+
+async def test_port_forward_from_the_pods_pane(demo_cluster):
+    import urllib.request
+
+    app = live_app(demo_cluster, start_pane="pods")
+    async with app.run_test(size=(120, 30)) as pilot:
+        key = "team-vision/dev-box-alice"
+        await until(pilot, lambda: app.current.store.get(key) is not None, what="pod row")
+        app.table.move_cursor(app.current.store.index(key))
+        await pilot.press("F")
+        await until(pilot, lambda: type(app.screen).__name__ == "PortForwardDialog", what="dialog")
+        await pilot.press("enter")
+        await until(pilot, lambda: app.forwards.list(), what="forward started")
+        fwd = app.forwards.list()[0]
+        assert fwd.local_address == "127.0.0.1" and fwd.remote_port == 8888
+
+        def fetch():
+            return urllib.request.urlopen(f"http://127.0.0.1:{fwd.local_port}/", timeout=10).read()
+
+        import asyncio
+
+        body = await asyncio.get_running_loop().run_in_executor(None, fetch)
+        assert b"Jupyter" in body
+        app.run_command("pf")
+        await until(pilot, lambda: app.current.id == "pf" and len(app.current.store) == 1, what=":pf row")
+        await until(pilot, lambda: app.current.store.get(fwd.id).cells[3].startswith("active"), what="active")
+        await pilot.press("ctrl+d")
+        await until(pilot, lambda: not app.forwards.list() or app.forwards.list()[0].status == "stopped",
+                    what="stopped")

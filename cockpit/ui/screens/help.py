@@ -16,6 +16,7 @@ COMMANDS = [
     (":pods :po", "pods"), (":jobs", "jobs"), (":wf", "Argo workflows"), (":exp", "Katib experiments"),
     (":pvc", "persistent volume claims"), (":nodes :no", "nodes"), (":ns [NAME|all]", "namespaces / switch"),
     (":ctx [NAME]", "contexts / switch"), (":idle", "pods holding GPUs at 0% utilisation"),
+    (":pf", "active port-forwards"),
     (":cleanup", "finished work and idle GPU holders to delete"), (":launch", "launch a preset"),
     (":theme [NAME]", "switch theme"), (":q", "quit"),
 ]
