@@ -96,10 +96,12 @@ def cockpit_run(kubeconfig: str, expected: int, updates: int) -> dict:
             core = client.CoreV1Api(client.ApiClient(cfg))
             names = [k for k in app.current.store.view() if k.startswith("bench-")][:updates]
 
+            run = f"{int(time.time()) % 100000}"
+
             def patcher():
                 for i, key in enumerate(names):
                     ns, name = key.split("/", 1)
-                    tick = f"t{i}"
+                    tick = f"r{run}-{i}"
                     sent[tick] = time.monotonic()
                     core.patch_namespaced_pod(name, ns, {"metadata": {"labels": {"bench-tick": tick}}})
                     time.sleep(0.02)

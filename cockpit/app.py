@@ -162,6 +162,7 @@ class CockpitApp(App):
         self._filter_timer = None
         self._start_pane = start_pane
         self._gpu_totals = ""
+        self._gpu_dirty: set[str] = set()
         self._last_age_refresh = 0.0
 
     @property
@@ -340,8 +341,11 @@ class CockpitApp(App):
                     rows = hub.refresh_times(view.feed_id)
                     if rows:
                         self._apply(view, view.store.apply(rows, []))
-        dirty = hub.gpu.take_dirty()
-        if dirty:
+        # GPU rows are rebuilt only while the GPU pane shows: no work for 1,000 nodes while
+        # the user looks at pods. What changed meanwhile waits in _gpu_dirty.
+        self._gpu_dirty |= hub.gpu.take_dirty()
+        if self._gpu_dirty and self.current is self.views["gpu"]:
+            dirty, self._gpu_dirty = self._gpu_dirty, set()
             self._update_gpu(dirty)
         for view in self.stack + ([self.current] if self.current else []):
             if view.id == "idle" and refresh_times or view.id == "pf":
@@ -364,7 +368,7 @@ class CockpitApp(App):
 
     def _util_updated(self) -> None:
         if self.hub is not None:
-            self._update_gpu(set(self.hub.gpu.nodes))
+            self._gpu_dirty |= set(self.hub.gpu.nodes)
         for view in [*self.stack, self.current]:
             if view is not None and view.id == "idle":
                 self._refill(view)
@@ -414,6 +418,9 @@ class CockpitApp(App):
     def show_pane(self, pane: str) -> None:
         self.stack.clear()
         self._show(self.views[pane])
+        if pane == "gpu" and self._gpu_dirty and self.hub is not None:
+            dirty, self._gpu_dirty = self._gpu_dirty, set()
+            self._update_gpu(dirty)
         if self.hub and self.views[pane].feed_id:
             self.hub.ensure(self.views[pane].feed_id)
 
