@@ -332,6 +332,9 @@ class CockpitApp(App):
                 keep = {r.key for r in ch.upserts}
                 deletes = [k for k in view.store.keys() if k not in keep]
             self._apply(view, view.store.apply(ch.upserts, deletes))
+        pvc_rows = hub.pvc_rows_for_users()
+        if pvc_rows:
+            self._apply(self.views["pvcs"], self.views["pvcs"].store.apply(pvc_rows, []))
         now = time.monotonic()
         refresh_times = now - self._last_age_refresh > 5
         if refresh_times:

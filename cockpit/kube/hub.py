@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 
 from cockpit.kube import gpu as gpumod
-from cockpit.kube.informer import CONNECTING, FORBIDDEN, LIVE, STOPPED, Informer, Sink
+from cockpit.kube.informer import CONNECTING, FORBIDDEN, LIVE, STOPPED, Informer, Sink, object_key
 from cockpit.kube.kinds import KINDS, Kind
 from cockpit.kube.model import Row
 from cockpit.kube.rows import fmt_age, parse_time
@@ -189,6 +189,57 @@ class GpuState:
             return self.index.pods_on(name)
 
 
+class ClaimUsers:
+    """Which running pods mount which PVC ("ns/claim" -> pod names), from pod events."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self._by_pod: dict[str, tuple[str, ...]] = {}
+        self.users: dict[str, set[str]] = {}
+        self.dirty: set[str] = set()
+
+    def pod_seen(self, pod: dict) -> None:
+        from cockpit.kube.rows import pvc_users
+
+        key = object_key(pod)
+        name = (pod.get("metadata") or {}).get("name", "")
+        claims = tuple(pvc_users([pod]))
+        with self.lock:
+            old = self._by_pod.get(key, ())
+            if old == claims:
+                return
+            self._drop(key, name, old)
+            if claims:
+                self._by_pod[key] = claims
+            for c in claims:
+                self.users.setdefault(c, set()).add(name)
+            self.dirty.update(old, claims)
+
+    def pod_gone(self, key: str) -> None:
+        with self.lock:
+            old = self._by_pod.get(key, ())
+            self._drop(key, key.partition("/")[2], old)
+            self.dirty.update(old)
+
+    def _drop(self, key: str, name: str, claims: tuple[str, ...]) -> None:
+        self._by_pod.pop(key, None)
+        for c in claims:
+            names = self.users.get(c)
+            if names is not None:
+                names.discard(name)
+                if not names:
+                    del self.users[c]
+
+    def take(self) -> tuple[set[str], dict[str, list[str]]]:
+        with self.lock:
+            dirty, self.dirty = self.dirty, set()
+            return dirty, {c: sorted(self.users.get(c, ())) for c in dirty}
+
+    def used_by(self, claim_key: str) -> list[str]:
+        with self.lock:
+            return sorted(self.users.get(claim_key, ()))
+
+
 class ClusterHub:
     """Informers for one API client. Kinds start when first asked for; pods and nodes always
     run, cluster-wide when allowed, because GPU allocation needs every pod."""
@@ -203,6 +254,7 @@ class ClusterHub:
         self.offline = offline
         self.clock = clock
         self.gpu = GpuState(gpu_names, gpu_prefixes)
+        self.claims = ClaimUsers()
         self.fallback_namespace = fallback_namespace
         self.feeds: dict[str, KindFeed] = {}
         self._closed = False
@@ -212,9 +264,11 @@ class ClusterHub:
         names, prefixes = gpu.index.names, gpu.index.prefixes
         build = kind.build
 
+        claims = self.claims
         if kind.id == "pods":
             def t(obj: dict) -> Item:
                 gpu.pod_seen(obj)
+                claims.pod_seen(obj)
                 row = build(obj, clock(), names, prefixes)
                 return Item(row, parse_time((obj.get("metadata") or {}).get("creationTimestamp")))
         elif kind.id == "nodes":
@@ -223,6 +277,11 @@ class ClusterHub:
                 name = (obj.get("metadata") or {}).get("name", "")
                 row = build(obj, clock(), gpu.index.allocated(name) if gpu.pods_known else None, names, prefixes)
                 return Item(row, parse_time((obj.get("metadata") or {}).get("creationTimestamp")), _slim(obj))
+        elif kind.id == "pvcs":
+            def t(obj: dict) -> Item:
+                key = object_key(obj)
+                return Item(build(obj, clock(), {key: claims.used_by(key)}),
+                            parse_time((obj.get("metadata") or {}).get("creationTimestamp")), _slim(obj))
         elif kind.id == "jobs":
             def t(obj: dict) -> Item:
                 return Item(build(obj, clock(), names, prefixes),
@@ -243,7 +302,14 @@ class ClusterHub:
         kind = KINDS[kind_id]
         on_delete = on_reset = None
         if kind_id == "pods" and feed_id == "pods":
-            on_delete, on_reset = self.gpu.pod_gone, self.gpu.pods_reset
+            def on_delete(key: str) -> None:
+                self.gpu.pod_gone(key)
+                self.claims.pod_gone(key)
+
+            def on_reset(gone: set[str]) -> None:
+                self.gpu.pods_reset(gone)
+                for key in gone:
+                    self.claims.pod_gone(key)
         elif kind_id == "nodes":
             on_delete, on_reset = self.gpu.node_gone, self.gpu.nodes_reset
         feed = KindFeed(kind, on_delete, on_reset, feed_id)
@@ -292,6 +358,22 @@ class ClusterHub:
                 self.gpu.dirty |= set(self.gpu.nodes)
         return out
 
+    def pvc_rows_for_users(self) -> list[Row]:
+        """PVC rows whose USED-BY changed since the last call."""
+        dirty, users = self.claims.take()
+        feed = self.feeds.get("pvcs")
+        if not dirty or feed is None:
+            return []
+        out = []
+        now = self.clock()
+        with feed.lock:
+            for key in dirty:
+                item = feed.items.get(key)
+                if item is not None and item.obj is not None:
+                    item.row = feed.kind.build(item.obj, now, users)
+                    out.append(item.row)
+        return out
+
     def refresh_times(self, feed_id: str) -> list[Row]:
         """Rows whose time columns (AGE, DURATION) read differently now."""
         feed = self.feeds.get(feed_id)
@@ -304,8 +386,13 @@ class ClusterHub:
             items = list(feed.items.values())
         for item in items:
             if item.obj is not None and kind.id not in ("pods", "nodes"):
-                row = (kind.build(item.obj, now, self.gpu.index.names, self.gpu.index.prefixes)
-                       if kind.id == "jobs" else kind.build(item.obj, now))
+                if kind.id == "jobs":
+                    row = kind.build(item.obj, now, self.gpu.index.names, self.gpu.index.prefixes)
+                elif kind.id == "pvcs":
+                    key = item.row.key
+                    row = kind.build(item.obj, now, {key: self.claims.used_by(key)})
+                else:
+                    row = kind.build(item.obj, now)
             elif age_col is not None and item.created is not None:
                 age = fmt_age(now - item.created)
                 if item.row.cells[age_col] == age:

@@ -234,3 +234,29 @@ async def test_port_forward_from_the_pods_pane(demo_cluster):
         await pilot.press("ctrl+d")
         await until(pilot, lambda: not app.forwards.list() or app.forwards.list()[0].status == "stopped",
                     what="stopped")
+
+
+async def test_pvc_pane_shows_the_pods_using_each_claim(demo_cluster, kube_admin, unique_name):
+    app = live_app(demo_cluster, start_pane="pvcs")
+    async with app.run_test(size=(140, 30)) as pilot:
+        key = "team-nlp/checkpoints"
+        await until(pilot, lambda: app.current.store.get(key) is not None, what="pvc row")
+        client.CoreV1Api(kube_admin).create_namespaced_pod("team-nlp", {
+            "apiVersion": "v1", "kind": "Pod", "metadata": {"name": unique_name},
+            "spec": {"nodeName": "cpu-01", "containers": [{"name": "c", "image": "x"}],
+                     "volumes": [{"name": "ck", "persistentVolumeClaim": {"claimName": "checkpoints"}}]}})
+        await until(pilot, lambda: unique_name in app.current.store.get(key).cells[6], what="USED-BY")
+        client.CoreV1Api(kube_admin).delete_namespaced_pod(unique_name, "team-nlp", grace_period_seconds=0)
+        await until(pilot, lambda: unique_name not in app.current.store.get(key).cells[6], what="user gone")
+
+
+async def test_actions_without_rbac_are_shown_disabled(demo_cluster):
+    app = live_app(demo_cluster, context="cockpit-demo-viewer", start_pane="pods")
+    async with app.run_test(size=(140, 30)) as pilot:
+        await until(pilot, lambda: app.permissions.get(("delete", "pods")) is False, what="access review")
+        assert app.check_action("delete", ()) is None  # shown, but disabled
+        assert app.check_action("kill", ()) is None
+    admin = live_app(demo_cluster, start_pane="pods")
+    async with admin.run_test(size=(140, 30)) as pilot:
+        await until(pilot, lambda: admin.permissions.get(("delete", "pods")) is True, what="access review")
+        assert admin.check_action("delete", ()) is True
