@@ -1045,9 +1045,12 @@ class CockpitApp(App):
                 if not pool.is_mig and alloc.gpu.product:
                     offer[alloc.gpu.product] = offer.get(alloc.gpu.product, 0) + (pool.free or 0)
         ctx = self.settings.for_context(self.context or "")
+        defaults = {"cpu": ctx.resources.cpu, "memory": ctx.resources.memory, "gpus": ctx.resources.gpus,
+                    "pvc": ctx.storage.pvc, "pvc_size": ctx.storage.size, "pvc_mount": ctx.storage.mount_path,
+                    "storage_class": ctx.storage.storage_class}
         self.push_screen(LaunchScreen(self.hub.api, namespace=self.namespace or ctx.namespace or "default",
                                       gpu_offer=sorted(offer.items()), read_only=self.read_only,
-                                      on_created=self._launched, registry=ctx.registry))
+                                      on_created=self._launched, registry=ctx.registry, defaults=defaults))
 
     def _launched(self, result) -> None:
         """Land on the new workload's pods: logs are one key away."""

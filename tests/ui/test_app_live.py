@@ -260,3 +260,34 @@ async def test_actions_without_rbac_are_shown_disabled(demo_cluster):
     async with admin.run_test(size=(140, 30)) as pilot:
         await until(pilot, lambda: admin.permissions.get(("delete", "pods")) is True, what="access review")
         assert admin.check_action("delete", ()) is True
+
+
+async def test_launch_form_follows_preset_files_and_context_defaults(demo_cluster, tmp_path, monkeypatch):
+    import dataclasses
+
+    from cockpit.config import ContextDefaults, ResourceDefaults, Settings
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    base = Settings()
+    settings = dataclasses.replace(base, contexts={"cockpit-demo": ContextDefaults(
+        resources=ResourceDefaults(cpu="6", memory="48Gi", gpus=2))})
+    app = CockpitApp(Kubeconfig.load(demo_cluster.kubeconfig), context="cockpit-demo", settings=settings)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.hub is not None and app.hub.api is not None, what="connected")
+        await pilot.press("n")
+        await until(pilot, lambda: type(app.screen).__name__ == "LaunchScreen", what="launch screen")
+        screen = app.screen
+        options = screen.query_one("#presets")
+        await until(pilot, lambda: options.option_count >= 8 and screen.watcher is not None
+                    and screen.watcher.ready.is_set(), what="presets and watcher")
+        user_dir = tmp_path / "gpu-cockpit" / "presets"
+        src = app.screen.library.get("pytorch-train").text.replace("name: pytorch-train", "name: my-train", 1)
+        (user_dir / "my-train.yaml").write_text(src)
+        await until(pilot, lambda: any(options.get_option_at_index(i).id == "my-train"
+                                       for i in range(options.option_count)), what="new user preset listed")
+        options.highlighted = next(i for i in range(options.option_count)
+                                   if options.get_option_at_index(i).id == "my-train")
+        await pilot.press("enter")
+        await until(pilot, lambda: screen.preset is not None, what="form")
+        assert screen.query_one("#f-gpus").value == "2"
+        assert screen.query_one("#f-cpu").value == "6"

@@ -44,8 +44,12 @@ class LaunchScreen(Screen):
     """
 
     def __init__(self, api, *, namespace: str, gpu_offer: list[tuple[str, float]], read_only: bool,
-                 on_created: Callable[[Any], None], registry: str = "", library=None):
+                 on_created: Callable[[Any], None], registry: str = "", library=None,
+                 defaults: dict[str, Any] | None = None):
         super().__init__()
+        # Per-context defaults from the configuration (resources, storage), by parameter name.
+        self.context_defaults = {k: v for k, v in (defaults or {}).items() if v not in ("", None, 0)}
+        self.watcher = None
         self.api = api
         self.namespace = namespace or "default"
         self.gpu_offer = gpu_offer  # (product, free GPUs) from the live GPU pane
@@ -71,11 +75,29 @@ class LaunchScreen(Screen):
         from cockpit.launch.library import PresetLibrary
 
         lib = self.library or PresetLibrary()
-        self.app.call_from_thread(self._show_presets, lib)
+        app = self.app
+
+        def changed(event) -> None:  # on the watcher thread: a user preset file changed
+            try:
+                app.call_from_thread(self._show_presets, lib)
+            except RuntimeError:
+                pass
+
+        try:
+            self.watcher = lib.watch(changed)
+        except Exception as e:  # no watching (e.g. folder not creatable): presets still load
+            app.call_from_thread(self.notify, f"preset folder not watched: {clean(str(e), 200)}",
+                                 severity="warning", markup=False)
+        app.call_from_thread(self._show_presets, lib)
+
+    def on_unmount(self) -> None:
+        if self.watcher is not None:
+            self.watcher.stop(1.0)
 
     def _show_presets(self, lib) -> None:
         self.library = lib
         options = self.query_one("#presets", OptionList)
+        options.clear_options()
         for name in lib.names():
             p = lib.get(name)
             options.add_option(Option(Text.assemble((name, "bold"), "  ", clean(p.description, 100)), id=name))
@@ -94,7 +116,8 @@ class LaunchScreen(Screen):
         widgets = [Input(self.namespace, id="f-namespace")]
         rows = [("namespace", widgets[0], "namespace to launch into (created when missing)")]
         for name, param in self.preset.parameters.items():
-            default = "" if param.default is None else _as_text(param.default)
+            value = self.context_defaults.get(name, param.default)
+            default = "" if value is None else _as_text(value)
             if name == "gpu_product" and self.gpu_offer:
                 options = [(f"{p}  ({free:g} free)", p) for p, free in self.gpu_offer]
                 widget = Select(options, prompt="any GPU product", id="f-gpu_product", allow_blank=True)
