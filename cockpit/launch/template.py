@@ -479,7 +479,7 @@ class Template:
                 out.append(token + "\n" * n.source.count("\n"))
             else:
                 chosen = None
-                for idx, (cond, body) in enumerate(n.branches):
+                for idx, (cond, _body) in enumerate(n.branches):
                     if self._test(cond, context):
                         chosen = idx
                         break
