@@ -14,7 +14,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -25,6 +24,7 @@ from pathlib import Path
 import yaml
 
 from cockpit import locations
+from cockpit.kube.portforward import free_port, port_is_free
 
 CLUSTER_NAME = "cockpit-demo"
 ADMIN_CONTEXT = "cockpit-demo"
@@ -107,22 +107,6 @@ def build_binaries(cache: Path | None = None, *, quiet: bool = False) -> Binarie
     if still:
         raise DemoError(f"the build finished but these are still missing: {', '.join(still)}")
     return bins
-
-
-def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind((host, port))
-        except OSError:
-            return False
-    return True
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class DemoCluster:

@@ -466,19 +466,25 @@ def allocate_from_index(
         holders = index.pods_on(raw_name) if pods_known else []
         if holders:
             result.pods_by_node[info.name] = holders
-        unavailable = info.cordoned or not info.ready
-        for r, pa in pools.items():
-            total = result.totals.setdefault((info.product, r), PoolTotal(info.product, r))
-            total.nodes += 1
-            total.allocatable += pa.allocatable
-            total.capacity += pa.capacity
-            if total.allocated is not None:
-                total.allocated = None if pa.allocated is None else total.allocated + pa.allocated
-            if pa.physical is not None:
-                total.physical = (total.physical or 0.0) + pa.physical
-            if unavailable:
-                total.unavailable += pa.allocatable
+        add_to_totals(result.totals, result.nodes[info.name])
     return result
+
+
+def add_to_totals(totals: dict[tuple[str, str], PoolTotal], alloc: NodeAllocation) -> None:
+    """Add one node's pools into the per (product, resource) cluster totals."""
+    info = alloc.gpu
+    unavailable = info.cordoned or not info.ready
+    for r, pa in alloc.pools.items():
+        total = totals.setdefault((info.product, r), PoolTotal(info.product, r))
+        total.nodes += 1
+        total.allocatable += pa.allocatable
+        total.capacity += pa.capacity
+        if total.allocated is not None:
+            total.allocated = None if pa.allocated is None else total.allocated + pa.allocated
+        if pa.physical is not None:
+            total.physical = (total.physical or 0.0) + pa.physical
+        if unavailable:
+            total.unavailable += pa.allocatable
 
 
 def allocate(

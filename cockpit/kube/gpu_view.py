@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from cockpit.kube.gpu import NodeAllocation, PoolTotal
+from cockpit.kube.gpu import NodeAllocation, PoolTotal, add_to_totals
 from cockpit.kube.model import Column, Row
 
 GPU_COLUMNS: tuple[Column, ...] = (
@@ -103,18 +103,7 @@ def gpu_rows(alloc: NodeAllocation) -> list[Row]:
 def totals(allocs: Iterable[NodeAllocation]) -> list[PoolTotal]:
     out: dict[tuple[str, str], PoolTotal] = {}
     for a in allocs:
-        unavailable = a.gpu.cordoned or not a.gpu.ready
-        for r, p in a.pools.items():
-            t = out.setdefault((a.gpu.product, r), PoolTotal(a.gpu.product, r))
-            t.nodes += 1
-            t.allocatable += p.allocatable
-            t.capacity += p.capacity
-            if t.allocated is not None:
-                t.allocated = None if p.allocated is None else t.allocated + p.allocated
-            if p.physical is not None:
-                t.physical = (t.physical or 0) + p.physical
-            if unavailable:
-                t.unavailable += p.allocatable
+        add_to_totals(out, a)
     return [out[k] for k in sorted(out)]
 
 

@@ -56,22 +56,16 @@ def _show(value: Any, limit: int = 40) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+_KIND_WORDS = {"null": "nothing", "boolean": "a boolean", "integer": "an integer", "number": "a number",
+               "string": "text", "array": "a list", "object": "a map"}
+
+
 def _kind(value: Any) -> str:
-    if value is None:
-        return "nothing"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int):
-        return "an integer"
-    if isinstance(value, float):
-        return "a number"
-    if isinstance(value, str):
-        return "text"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "a map"
-    return type(value).__name__
+    """The JSON type of a value, in the words error messages use."""
+    from cockpit.launch.schema import type_of
+
+    name = type_of(value)
+    return _KIND_WORDS.get(name, name)
 
 
 def _scalar_text(value: Any, what: str) -> str:
