@@ -64,7 +64,8 @@ async def test_pod_change_reaches_the_screen_without_a_key(demo_cluster, kube_ad
 async def test_switching_context_retargets_the_panes(demo_cluster):
     app = live_app(demo_cluster, start_pane="experiments")
     async with app.run_test(size=(120, 30)) as pilot:
-        await until(pilot, lambda: len(app.current.store) == 2, what="experiments as admin")
+        await until(pilot, lambda: app.current.store.get("team-nlp/bert-lr-search") is not None,
+                    what="experiments as admin")
         await pilot.press("colon")
         await pilot.press(*"ctx cockpit-demo-viewer")
         await pilot.press("enter")
@@ -90,7 +91,9 @@ async def test_gpu_node_drills_down_to_the_pods_holding_its_gpus(demo_cluster, k
     app = live_app(demo_cluster, start_pane="gpu")
     async with app.run_test(size=(120, 30)) as pilot:
         key = "gpu-h100-01|nvidia.com/gpu"
-        await until(pilot, lambda: app.current.store.get(key) is not None, what="h100 row")
+        # "?" until every pod has been listed; then the real count.
+        await until(pilot, lambda: app.current.store.get(key) is not None
+                    and not app.current.store.get(key).cells[3].startswith("?"), what="h100 allocation")
         row = app.current.store.get(key)
         # The row equals what the API says: the GPUs requested by running pods on that node.
         pods = client.CoreV1Api(kube_admin).list_pod_for_all_namespaces(field_selector="spec.nodeName=gpu-h100-01")
