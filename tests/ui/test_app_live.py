@@ -73,8 +73,9 @@ async def test_switching_context_retargets_the_panes(demo_cluster):
         await until(pilot, lambda: app.table.placeholder.startswith("Forbidden"), what="forbidden placeholder")
         assert len(app.current.store) == 0
         await pilot.press("1")  # the viewer may list pods and nodes: GPU allocation is known
-        await until(pilot, lambda: len(app.current.store) > 0, what="gpu rows as viewer")
-        assert all("?" not in app.current.store.get(k).cells[3] for k in app.current.store.view())
+        await until(pilot, lambda: len(app.current.store) > 0 and all(
+            "?" not in app.current.store.get(k).cells[3] for k in app.current.store.view()),
+            what="gpu allocation known as viewer")
 
 
 async def test_gpu_allocation_is_unknown_when_pods_cannot_be_listed(demo_cluster, kube_admin, tmp_path):
