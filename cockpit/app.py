@@ -38,6 +38,7 @@ from cockpit.kube.utilization import (
     UtilizationTracker,
     idle_rows,
     node_util_cells,
+    sparkline,
 )
 from cockpit.ui.theming import install_themes, start_theme_reload, theme_variable_defaults
 from cockpit.ui.widgets.resource_table import ResourceTable
@@ -48,8 +49,9 @@ STEP_COLUMNS = (Column("STEP", 34), Column("TYPE", 9, priority=2), Column("PHASE
                 Column("DURATION", 8, "right", priority=2), Column("MESSAGE", 30, priority=3))
 CLEANUP_COLUMNS = (Column("KIND", 5), Column("NAMESPACE", 14, priority=1, min_width=10),
                    Column("NAME", 36, min_width=20), Column("WHY", 30), Column("GPUS", 5, "right", priority=2))
-HOLDER_COLUMNS = (Column("NAMESPACE", 16, priority=1), Column("POD", 40), Column("GPUS", 18),
-                  Column("STATUS", 16), Column("AGE", 6, "right", priority=2))
+HOLDER_COLUMNS = (Column("NAMESPACE", 16, priority=1, min_width=11), Column("POD", 40, min_width=20),
+                  Column("GPUS", 14), Column("STATUS", 12), Column("UTIL", 5, "right", priority=1),
+                  Column("ACTIVITY", 12, priority=2), Column("AGE", 6, "right", priority=3))
 
 GPU_PANE_COLUMNS = (*GPU_COLUMNS, *UTIL_COLUMNS)
 
@@ -373,7 +375,7 @@ class CockpitApp(App):
         if self.hub is not None:
             self._gpu_dirty |= set(self.hub.gpu.nodes)
         for view in [*self.stack, self.current]:
-            if view is not None and view.id == "idle":
+            if view is not None and (view.id == "idle" or "util" in view.depends_on):
                 self._refill(view)
 
     def open_idle(self) -> None:
@@ -489,13 +491,20 @@ class CockpitApp(App):
                 r = pods.get(key)
                 ns, _, name = key.partition("/")
                 text = ", ".join(f"{v:g}×{k.split('/', 1)[-1]}" for k, v in sorted(gpus.items()))
-                out.append(Row(key=key, cells=(ns, name, text, r.cells[3] if r else "", r.cells[7] if r else ""),
-                               sort=(ns, name, sum(gpus.values()), r.cells[3] if r else "", r.sort[7] if r else 0),
+                use = self.util.pod_summary(key)
+                util = use.avg_util if use and use.avg_util is not None else None
+                spark = sparkline(use.spark, 12) if use else ""
+                out.append(Row(key=key, cells=(ns, name, text, r.cells[3] if r else "",
+                                               "-" if util is None else f"{util:.0f}%", spark,
+                                               r.cells[7] if r else ""),
+                               sort=(ns, name, sum(gpus.values()), r.cells[3] if r else "",
+                                     -1 if util is None else util, -1 if util is None else util,
+                                     r.sort[7] if r else 0),
                                status=r.status if r else "", namespace=ns, name=name))
             return out
 
         self.push_view(View(f"node:{node}", f"Pods holding GPUs on {node}", HOLDER_COLUMNS, RowStore(),
-                            rows_fn=rows, depends_on=("pods", "nodes"), kind_id="pods"))
+                            rows_fn=rows, depends_on=("pods", "nodes", "util"), kind_id="pods"))
 
     def _drill_job(self, key: str) -> None:
         ns, _, name = key.partition("/")

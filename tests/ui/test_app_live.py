@@ -107,6 +107,10 @@ async def test_gpu_node_drills_down_to_the_pods_holding_its_gpus(demo_cluster, k
         await until(pilot, lambda: app.current.id == "node:gpu-h100-01" and len(app.current.store) > 0,
                     what="holders")
         assert any(k.startswith("team-nlp/llm-serve-bench") for k in app.current.store.view())
+        # Utilisation per pod, from the demo's exporters: the serving job keeps its GPUs busy.
+        holder = next(k for k in app.current.store.view() if k.startswith("team-nlp/llm-serve-bench"))
+        await until(pilot, lambda: app.current.store.get(holder).cells[4].endswith("%")
+                    and app.current.store.get(holder).cells[5].strip(), timeout=40, what="pod utilisation")
         await pilot.press("escape")
         assert app.current.id == "gpu"
 
