@@ -299,3 +299,39 @@ async def test_launch_form_follows_preset_files_and_context_defaults(demo_cluste
         await until(pilot, lambda: screen.preset is not None, what="form")
         assert screen.query_one("#f-gpus").value == "2"
         assert screen.query_one("#f-cpu").value == "6"
+
+
+async def test_launch_form_builds_local_code_pushes_and_launches(demo_cluster, docker_engine, kube_admin,
+                                                                tmp_path, unique_name, monkeypatch):
+    import docker as docker_sdk
+
+    from tests.support.engine import busybox_base_image
+
+    monkeypatch.setenv("DOCKER_HOST", docker_engine.docker_host)
+    base = busybox_base_image(docker_sdk.DockerClient(base_url=docker_engine.docker_host))
+    code = tmp_path / "experiment"
+    code.mkdir()
+    (code / "train.py").write_text("print('training')\n")
+    app = live_app(demo_cluster, start_pane="jobs")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.hub is not None and app.hub.api is not None, what="connected")
+        await pilot.press("n")
+        await until(pilot, lambda: type(app.screen).__name__ == "LaunchScreen", what="launch screen")
+        screen = app.screen
+        options = screen.query_one("#presets")
+        await until(pilot, lambda: options.option_count > 0, what="presets")
+        options.highlighted = next(i for i in range(options.option_count)
+                                   if options.get_option_at_index(i).id == "pytorch-train")
+        await pilot.press("enter")
+        await until(pilot, lambda: screen.preset is not None, what="form")
+        screen.query_one("#f-name").value = unique_name
+        screen.query_one("#f-namespace").value = "team-vision"
+        screen.query_one("#f-from_dir").value = str(code)
+        screen.query_one("#f-base_image").value = base
+        screen.query_one("#f-registry").value = docker_engine.registry
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: app.current.id == f"job:team-vision/{unique_name}", timeout=120,
+                    what="built, pushed, launched")
+    job = client.BatchV1Api(kube_admin).read_namespaced_job(unique_name, "team-vision")
+    image = job.spec.template.spec.containers[0].image
+    assert image.startswith(f"{docker_engine.registry}/team-vision/pytorch-train")
