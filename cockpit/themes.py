@@ -32,6 +32,7 @@ from textual.theme import Theme
 
 from cockpit import locations
 from cockpit.config import YamlSyntaxError, read_located_yaml
+from cockpit.errors import FileProblem
 
 __all__ = [
     "ANSI_THEME_VARIABLES",
@@ -94,19 +95,8 @@ _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 _ALPHA_SUFFIX = re.compile(r"^(?P<color>.+?)\s+(?P<pct>\d+(?:\.\d+)?)%$")
 
 
-class ThemeError(Exception):
+class ThemeError(FileProblem):
     """A problem in a theme file; `line` is 1-based, None where there is no line."""
-
-    def __init__(self, file: str | Path, line: int | None, field: str, message: str) -> None:
-        self.file = str(file)
-        self.line = line
-        self.field = field
-        self.message = message
-        super().__init__(str(self))
-
-    def __str__(self) -> str:
-        where = f"{self.file}:{self.line}" if self.line else self.file
-        return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, ThemeError) and str(self) == str(other)

@@ -2,23 +2,11 @@
 
 from __future__ import annotations
 
+from cockpit.errors import FileProblem
 
-class PresetError(Exception):
+
+class PresetError(FileProblem):
     """A preset file (or one of its templates) is wrong: `file:line: field: message`."""
-
-    def __init__(self, file: str, line: int | None, field: str, message: str) -> None:
-        self.file = str(file)
-        self.line = line
-        self.field = field
-        self.message = message
-        super().__init__(str(self))
-
-    def __str__(self) -> str:
-        where = f"{self.file}:{self.line}" if self.line else self.file
-        return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
-
-    def __reduce__(self):
-        return (type(self), (self.file, self.line, self.field, self.message))
 
 
 class TemplateError(PresetError):

@@ -16,7 +16,7 @@ from cockpit.config import Settings
 from cockpit.kube import actions
 from cockpit.kube.connection import Kubeconfig, ReadOnlyRefused, make_api_client
 from tests.conftest import wait_for
-from tests.ui.test_app_live import until
+from tests.support.pilot import until
 
 WF = ("argoproj.io", "v1alpha1")
 

@@ -15,6 +15,7 @@ from cockpit.kube.logs import LogTarget
 from cockpit.ui.screens.logs import LogScreen
 from cockpit.ui.widgets.log_view import LogView
 from tests.conftest import wait_for
+from tests.support.pilot import until
 
 NS = "team-vision"
 
@@ -28,16 +29,6 @@ class LogsApp(App):
 
     def on_mount(self) -> None:
         self.push_screen(self.log_screen)
-
-
-async def until(pilot, predicate, timeout: float = 30.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        await pilot.pause(0.05)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last value: {predicate()!r}")
 
 
 def texts(view: LogView) -> list[str]:

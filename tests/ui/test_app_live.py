@@ -3,27 +3,31 @@
 from __future__ import annotations
 
 import json
-import time
 
 from kubernetes import client
 
 from cockpit.app import PANES, CockpitApp
 from cockpit.kube.connection import Kubeconfig
+from tests.support.pilot import until
 from tests.support.users import make_user
-
-
-async def until(pilot, predicate, timeout: float = 20.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        await pilot.pause(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def live_app(cluster, context="cockpit-demo", **kw) -> CockpitApp:
     return CockpitApp(Kubeconfig.load(cluster.kubeconfig), context=context, **kw)
+
+
+async def open_launch_form(pilot, app, preset: str):
+    """n, then pick `preset` from the list; returns the launch screen with its form shown."""
+    await pilot.press("n")
+    await until(pilot, lambda: type(app.screen).__name__ == "LaunchScreen", what="launch screen")
+    screen = app.screen
+    options = screen.query_one("#presets")
+    await until(pilot, lambda: any(options.get_option_at_index(i).id == preset
+                                   for i in range(options.option_count)), what=f"preset {preset} listed")
+    options.highlighted = next(i for i in range(options.option_count) if options.get_option_at_index(i).id == preset)
+    await pilot.press("enter")
+    await until(pilot, lambda: screen.preset is not None, what="form")
+    return screen
 
 
 def table_text(app) -> list[str]:
@@ -164,15 +168,7 @@ async def test_launch_form_creates_a_gpu_job_and_lands_on_its_pods(demo_cluster,
     app = live_app(demo_cluster, start_pane="gpu")
     async with app.run_test(size=(120, 40)) as pilot:
         await until(pilot, lambda: len(app.current.store) > 0 and app.hub.gpu.pods_known, what="gpu rows")
-        await pilot.press("n")
-        await until(pilot, lambda: type(app.screen).__name__ == "LaunchScreen", what="launch screen")
-        screen = app.screen
-        options = screen.query_one("#presets")
-        await until(pilot, lambda: options.option_count > 0, what="presets listed")
-        options.highlighted = next(i for i in range(options.option_count)
-                                   if options.get_option_at_index(i).id == "pytorch-train")
-        await pilot.press("enter")
-        await until(pilot, lambda: screen.preset is not None, what="form")
+        screen = await open_launch_form(pilot, app, "pytorch-train")
         # The GPU product list is what the nodes offer, with free counts.
         select = screen.query_one("#f-gpu_product")
         labels = [str(o[0]) for o in select._options]
@@ -315,15 +311,7 @@ async def test_launch_form_builds_local_code_pushes_and_launches(demo_cluster, d
     app = live_app(demo_cluster, start_pane="jobs")
     async with app.run_test(size=(120, 40)) as pilot:
         await until(pilot, lambda: app.hub is not None and app.hub.api is not None, what="connected")
-        await pilot.press("n")
-        await until(pilot, lambda: type(app.screen).__name__ == "LaunchScreen", what="launch screen")
-        screen = app.screen
-        options = screen.query_one("#presets")
-        await until(pilot, lambda: options.option_count > 0, what="presets")
-        options.highlighted = next(i for i in range(options.option_count)
-                                   if options.get_option_at_index(i).id == "pytorch-train")
-        await pilot.press("enter")
-        await until(pilot, lambda: screen.preset is not None, what="form")
+        screen = await open_launch_form(pilot, app, "pytorch-train")
         screen.query_one("#f-name").value = unique_name
         screen.query_one("#f-namespace").value = "team-vision"
         screen.query_one("#f-from_dir").value = str(code)
