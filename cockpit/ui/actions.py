@@ -1,0 +1,382 @@
+"""What the cockpit changes in a cluster, from the keyboard: delete and kill with confirmation,
+Argo and Katib controls, clean-up, exec, port-forward and launching. A mixin of `CockpitApp`:
+it uses the app's table, views and hub. The requests themselves live in `cockpit.kube.actions`,
+below the UI, where the read-only guard refuses them.
+"""
+
+from __future__ import annotations
+
+from textual import work
+from textual.binding import Binding
+
+from cockpit.kube import actions as kactions
+from cockpit.kube.connection import ReadOnlyRefused, can_i
+from cockpit.kube.kinds import KINDS
+from cockpit.kube.model import Column, Row
+from cockpit.kube.store import RowStore
+from cockpit.kube.text import clean
+from cockpit.ui.views import View
+
+CLEANUP_COLUMNS = (Column("KIND", 5), Column("NAMESPACE", 14, priority=1, min_width=10),
+                   Column("NAME", 36, min_width=20), Column("WHY", 30), Column("GPUS", 5, "right", priority=2))
+
+# Actions and the panes they apply to; every one of them changes the cluster.
+MUTATING_ACTIONS: dict[str, set[str] | None] = {
+    "delete": {"pods", "jobs", "pvcs", "workflows", "experiments", "namespaces", "trials", "cleanup", "pf"},
+    "kill": {"pods"},
+    "workflow": {"workflows"},
+    "retry": {"workflows", "experiments"},
+    "launch": None,  # from any pane
+    # Not changes to the cluster, but read-only mode allows neither (the API server is asked
+    # for exec and port-forward subresources, which a shared box must not hand out).
+    "shell": {"pods"},
+    "port_forward": {"pods"},
+}
+
+class ClusterActions:
+    """Mixed into CockpitApp."""
+
+    # -- changing the cluster ------------------------------------------------------------------
+    # (verb, resource) each mutating action needs, for RBAC probing.
+    _NEEDS = {
+        "delete": ("delete", None), "kill": ("delete", "pods"), "workflow": ("patch", "workflows"),
+        "retry": ("update", None),
+    }
+
+    def _pane_kind(self) -> str:
+        view = self.current
+        if view is None:
+            return ""
+        if view.id in ("cleanup", "pf"):
+            return view.id
+        return view.kind_id if view.id not in self.views else view.id
+
+    def check_action(self, action: str, parameters) -> bool | None:
+        if action not in MUTATING_ACTIONS:
+            return True
+        if self.read_only:
+            return False
+        panes = MUTATING_ACTIONS[action]
+        if panes is not None and self._pane_kind() not in panes:
+            return False
+        verb, resource = self._NEEDS.get(action, ("", None))
+        allowed = self.permissions.get((verb, resource or self._pane_kind()))
+        return None if allowed is False else True
+
+    def on_key(self, event) -> None:
+        # A mutating key in read-only mode: its binding is hidden, and this says why nothing happens.
+        if self.read_only and event.key in self._mutating_keys():
+            event.stop()
+            self.notify("read-only: this cockpit changes nothing in the cluster", severity="warning", timeout=3)
+
+    def _mutating_keys(self) -> set[str]:
+        keys: set[str] = set()
+        for b in self.BINDINGS:
+            if isinstance(b, Binding) and b.action.split("(", 1)[0] in MUTATING_ACTIONS:
+                keys.update(k.strip() for k in b.key.split(","))
+        return keys
+
+    @work(thread=True, group="permissions", exit_on_error=False)
+    def _probe_permissions(self) -> None:
+        hub = self.hub
+        if hub is None or hub.api is None or self.read_only:
+            return
+        ns = self.namespace or ""
+        found = {}
+        for verb, resource, group in (("delete", "pods", ""), ("delete", "jobs", "batch"),
+                                      ("delete", "persistentvolumeclaims", ""), ("delete", "namespaces", ""),
+                                      ("delete", "workflows", "argoproj.io"), ("patch", "workflows", "argoproj.io"),
+                                      ("update", "workflows", "argoproj.io"),
+                                      ("delete", "experiments", "kubeflow.org"),
+                                      ("update", "experiments", "kubeflow.org"),
+                                      ("delete", "trials", "kubeflow.org")):
+            pane = {"persistentvolumeclaims": "pvcs"}.get(resource, resource)
+            found[(verb, pane)] = can_i(hub.api, verb, resource, group, ns)
+        if self.hub is hub:
+            self.call_from_thread(self._set_permissions, found)
+
+    def _set_permissions(self, found: dict) -> None:
+        self.permissions.update(found)
+        self.refresh_bindings()
+
+    def _targets(self) -> list[tuple[str, str, str]]:
+        """(kind id, namespace, name) of the marked rows, else of the cursor row."""
+        view = self.current
+        if view is None:
+            return []
+        keys = list(self.table.marked_keys) or ([self.table.cursor_key] if self.table.cursor_key else [])
+        out = []
+        kind = self._pane_kind()
+        for key in keys:
+            row = view.store.get(key)
+            if row is not None and row.name:
+                out.append((kind, row.namespace, row.name))
+        return out
+
+    def action_delete(self) -> None:
+        if self.current is not None and self.current.id == "pf":
+            for key in list(self.table.marked_keys) or [self.table.cursor_key]:
+                if key:
+                    self.forwards.stop(key)
+            self._refill(self.current)
+            return
+        if self._pane_kind() == "cleanup":
+            self._cleanup_confirm()
+            return
+        targets = self._targets()
+        if not targets:
+            return
+        kind = KINDS[targets[0][0]]
+        items = [f"{kind.api_kind} {ns + '/' if ns else ''}{name}" for _, ns, name in targets]
+        extra = {"jobs": " (and their pods)", "experiments": " (and their trials)",
+                 "namespaces": " (and everything in them)"}.get(kind.id, "")
+        typed = None
+        if kind.id in kactions.TYPE_TO_CONFIRM:
+            if len(targets) > 1:
+                self.notify(f"delete {kind.title.lower()} one at a time: each needs its name typed",
+                            severity="warning")
+                return
+            typed = targets[0][2]
+        from cockpit.ui.screens.confirm import ConfirmScreen
+
+        def done(ok: bool | None) -> None:
+            if ok:
+                self._run_action(f"deleted {len(targets)} {kind.title.lower()}",
+                                 [(kactions.delete, (kind.resource, ns, name)) for _, ns, name in targets])
+                self.table.clear_marks()
+
+        self.push_screen(ConfirmScreen(f"Delete {len(targets)} {kind.title.lower()}{extra}?", items,
+                                       type_to_confirm=typed), done)
+
+    def action_kill(self) -> None:
+        targets = self._targets()
+        if not targets:
+            return
+        from cockpit.ui.screens.confirm import ConfirmScreen
+
+        def done(ok: bool | None) -> None:
+            if ok:
+                self._run_action(f"killed {len(targets)} pods",
+                                 [(kactions.kill_pod, (ns, name)) for _, ns, name in targets])
+                self.table.clear_marks()
+
+        self.push_screen(ConfirmScreen(f"Kill {len(targets)} pods now (grace period 0)?",
+                                       [f"Pod {ns}/{name}" for _, ns, name in targets]), done)
+
+    def action_workflow(self, what: str) -> None:
+        targets = self._targets()
+        fn = kactions.WORKFLOW_ACTIONS[what]
+        if targets:
+            self._run_action(f"{what}: {', '.join(n for _, _, n in targets)}",
+                             [(fn, (ns, name)) for _, ns, name in targets])
+
+    def action_retry(self) -> None:
+        targets = self._targets()
+        if not targets:
+            return
+        if self._pane_kind() == "workflows":
+            self.action_workflow("retry")
+        else:
+            self._run_action("restart requested", [(kactions.experiment_restart, (ns, name))
+                                                     for _, ns, name in targets])
+
+    @work(thread=True, group="actions", exit_on_error=False)
+    def _run_action(self, summary: str, calls: list) -> None:
+        from kubernetes.client.rest import ApiException
+
+        api = self.hub.api if self.hub else None
+        errors = []
+        for fn, args in calls:
+            try:
+                fn(api, *args)
+            except ReadOnlyRefused as e:
+                errors.append(str(e))
+                break
+            except kactions.ActionError as e:
+                errors.append(str(e))
+            except ApiException as e:
+                errors.append(f"{e.status} {clean(e.reason)}: {clean(_api_message(e), 200)}")
+            except Exception as e:  # network trouble: report, never crash
+                errors.append(clean(str(e), 200))
+        if errors:
+            self.call_from_thread(self.notify, "; ".join(errors), severity="error", timeout=8, markup=False)
+        else:
+            self.call_from_thread(self.notify, summary, timeout=3, markup=False)
+
+    # -- exec and port-forward --------------------------------------------------------------------
+    def action_shell(self) -> None:
+        targets = self._targets()
+        if self.hub is None or self.hub.api is None or not targets:
+            return
+        _, ns, name = targets[0]
+        self._fetch_pod_then(ns, name, self._exec_into)
+
+    def action_port_forward(self) -> None:
+        targets = self._targets()
+        if self.hub is None or self.hub.api is None or not targets:
+            return
+        _, ns, name = targets[0]
+        self._fetch_pod_then(ns, name, self._forward_dialog)
+
+    @work(thread=True, group="pod-fetch", exit_on_error=False)
+    def _fetch_pod_then(self, ns: str, name: str, then) -> None:
+        try:
+            pod = kactions.get(self.hub.api, KINDS["pods"].resource, ns, name)
+        except Exception as e:
+            self.call_from_thread(self.notify, f"cannot read pod {ns}/{name}: {clean(str(e), 200)}",
+                                  severity="error", markup=False)
+            return
+        self.call_from_thread(then, pod)
+
+    def _exec_into(self, pod: dict) -> None:
+        # Runs on the UI thread on purpose: App.suspend hands the terminal to the shell.
+        from cockpit.kube.connection import clone_api
+        from cockpit.kube.logs import containers_of
+        from cockpit.ui.exec_action import exec_into
+
+        names, default = containers_of(pod)
+        meta = pod.get("metadata") or {}
+        if not names:
+            return
+        exec_into(self, clone_api(self.hub.api), meta.get("namespace", ""), meta.get("name", ""),
+                  default or names[0])
+
+    def _forward_dialog(self, pod: dict) -> None:
+        from cockpit.kube.portforward import ForwardError
+        from cockpit.ui.screens.portforward import PortForwardDialog
+
+        def chosen(choice) -> None:
+            if not choice:
+                return
+            try:
+                fwd = self.forwards.start(**choice.start_args())
+            except ForwardError as e:
+                self.notify(str(e), severity="error", markup=False)
+                return
+            self.notify(f"forwarding {fwd.url} → {fwd.target}", timeout=5, markup=False)
+
+        self.push_screen(PortForwardDialog(pod), chosen)
+
+    def open_forwards(self) -> None:
+        from cockpit.ui.screens.portforward import FORWARD_COLUMNS, forward_rows
+
+        self.push_view(View("pf", "Port-forwards (ctrl+d stops one)", FORWARD_COLUMNS, RowStore(),
+                            rows_fn=lambda: forward_rows(self.forwards, self.clock())))
+        self.table.placeholder = "No port-forwards: shift+f on a pod starts one"
+
+    # -- launching -----------------------------------------------------------------------------------
+    def action_launch(self) -> None:
+        if self.hub is None or self.hub.api is None:
+            self.notify("not connected", severity="warning")
+            return
+        from cockpit.ui.screens.launch import LaunchScreen
+
+        offer: dict[str, float] = {}
+        for alloc in self.hub.gpu.all_allocations():
+            for pool in alloc.pools.values():
+                if not pool.is_mig and alloc.gpu.product:
+                    offer[alloc.gpu.product] = offer.get(alloc.gpu.product, 0) + (pool.free or 0)
+        ctx = self.settings.for_context(self.context or "")
+        defaults = {"cpu": ctx.resources.cpu, "memory": ctx.resources.memory, "gpus": ctx.resources.gpus,
+                    "pvc": ctx.storage.pvc, "pvc_size": ctx.storage.size, "pvc_mount": ctx.storage.mount_path,
+                    "storage_class": ctx.storage.storage_class}
+        self.push_screen(LaunchScreen(self.hub.api, namespace=self.namespace or ctx.namespace or "default",
+                                      gpu_offer=sorted(offer.items()), read_only=self.read_only,
+                                      on_created=self._launched, registry=ctx.registry, defaults=defaults))
+
+    def _launched(self, result) -> None:
+        """Land on the new workload's pods: logs are one key away."""
+        from cockpit.ui.screens.launch import LaunchScreen
+
+        if isinstance(self.screen, LaunchScreen):
+            self.pop_screen()
+        w = result.workload
+        if w is None:
+            return
+        key = f"{w.namespace}/{w.name}" if w.namespace else w.name
+        self.notify(f"created {w.kind} {key}", timeout=4, markup=False)
+        if w.kind == "Job":
+            self.show_pane("jobs")
+            self._drill_job(key)
+        elif w.kind == "Workflow":
+            self.show_pane("workflows")
+            self._drill_workflow(key)
+        elif w.kind == "Experiment":
+            self.show_pane("experiments")
+            self._drill_experiment(key)
+        else:
+            self.show_pane("pods")
+            self.current.cursor = key
+            self._set_filter(w.name)
+
+    # -- :cleanup ----------------------------------------------------------------------------------
+    def open_cleanup(self) -> None:
+        if self.hub is None or self.hub.api is None:
+            self.notify("not connected", severity="warning")
+            return
+        view = View("cleanup", "Clean up: finished work and idle GPU holders (space unticks, ctrl+d deletes)",
+                    CLEANUP_COLUMNS, RowStore(), kind_id="pods", extra={"items": {}})
+        self.push_view(view)
+        self.table.placeholder = "Looking for finished work…"
+        self._load_cleanup(view)
+
+    @work(thread=True, group="cleanup", exit_on_error=False)
+    def _load_cleanup(self, view: View) -> None:
+        try:
+            items = kactions.cleanup_preview(
+                self.hub.api, finished_after=self.settings.cleanup.finished_after,
+                idle_dev_pod_after=self.settings.cleanup.idle_dev_pod_after, namespace=self.namespace,
+                gpu_names=self.settings.gpu_resources.names, gpu_prefixes=self.settings.gpu_resources.prefixes)
+        except Exception as e:
+            self.call_from_thread(self.notify, f"cannot preview clean-up: {clean(str(e), 200)}", severity="error")
+            return
+        self.call_from_thread(self._show_cleanup, view, items)
+
+    def _show_cleanup(self, view: View, items) -> None:
+        view.extra["items"] = {i.key: i for i in items}
+        rows = [Row(key=i.key, cells=(i.kind.rstrip("s"), i.namespace, i.name, i.reason, f"{i.gpus:g}" if i.gpus else ""),
+                    sort=(i.kind, i.namespace, i.name, i.age_seconds, i.gpus), namespace=i.namespace, name=i.name,
+                    status="warn" if i.gpus else "done")
+                for i in items]
+        self._apply(view, view.store.apply(rows, []))
+        if view is self.current:
+            self.table.set_marks(view.extra["items"].keys())
+            self.table.placeholder = "Nothing to clean up"
+        self.refresh_bars()
+
+    def _cleanup_confirm(self) -> None:
+        view = self.current
+        chosen = [view.extra["items"][k] for k in sorted(self.table.marked_keys) if k in view.extra["items"]]
+        if not chosen:
+            self.notify("nothing ticked", severity="warning")
+            return
+        from cockpit.ui.screens.confirm import ConfirmScreen
+
+        def done(ok: bool | None) -> None:
+            if ok:
+                self._cleanup_delete(view, chosen)
+
+        self.push_screen(ConfirmScreen(f"Delete these {len(chosen)} objects?",
+                                       [f"{i.kind.rstrip('s')} {i.namespace}/{i.name}: {i.reason}" for i in chosen]),
+                         done)
+
+    @work(thread=True, group="cleanup", exit_on_error=False)
+    def _cleanup_delete(self, view: View, chosen) -> None:
+        try:
+            done, failed = kactions.cleanup_delete(self.hub.api, chosen)
+        except ReadOnlyRefused as e:
+            self.call_from_thread(self.notify, str(e), severity="error")
+            return
+        msg = f"deleted {len(done)} objects" + (f"; {len(failed)} failed: " + "; ".join(
+            f"{i.name}: {why}" for i, why in failed[:3]) if failed else "")
+        self.call_from_thread(self.notify, msg, severity="error" if failed else "information", markup=False)
+        self.call_from_thread(self._apply, view, view.store.apply([], [i.key for i in done]))
+
+
+def _api_message(e) -> str:
+    try:
+        import orjson
+
+        return str(orjson.loads(e.body or b"{}").get("message") or "")
+    except Exception:
+        return ""
