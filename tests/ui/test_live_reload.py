@@ -53,3 +53,23 @@ async def test_broken_kubeconfig_is_reported_in_the_app(tmp_path):
         await pilot.pause(0.3)
         assert any(str(path) in n.message for n in app._notifications)
         assert "Not connected" in app.table.placeholder
+
+
+async def test_the_cockpit_applies_an_edited_user_theme_and_keeps_it_when_broken(tmp_path, monkeypatch):
+    from tests.ui.recorded_app import recorded_app
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    themes = tmp_path / "gpu-cockpit" / "themes"
+    themes.mkdir(parents=True)
+    (themes / "lab.yaml").write_text('name: lab\ndark: true\nprimary: "#112233"\n')
+    app = recorded_app("gpu", watch_themes=True)
+    async with app.run_test(size=(100, 24)) as pilot:
+        app.run_command("theme lab")
+        await until(pilot, lambda: app.theme == "lab")
+        assert app.current_theme.primary.lower() == "#112233"
+        await pilot.pause(0.5)  # the watcher is in place
+        (themes / "lab.yaml").write_text('name: lab\ndark: true\nprimary: "#445566"\n')
+        await until(pilot, lambda: app.current_theme.primary.lower() == "#445566")
+        (themes / "lab.yaml").write_text('name: lab\ndark: true\nprimary: "not a colour"\n')
+        await until(pilot, lambda: any("lab.yaml" in n.message for n in app._notifications))
+        assert app.theme == "lab" and app.current_theme.primary.lower() == "#445566"
