@@ -135,6 +135,7 @@ class CockpitApp(ClusterActions, App):
         self._start_pane = start_pane
         self._gpu_totals = ""
         self._gpu_dirty: set[str] = set()
+        self._node_dirty: set[str] = set()
         self._last_age_refresh = 0.0
 
     @property
@@ -318,10 +319,10 @@ class CockpitApp(ClusterActions, App):
                         self._apply(view, view.store.apply(rows, []))
         # GPU rows are rebuilt only while the GPU pane shows: no work for 1,000 nodes while
         # the user looks at pods. What changed meanwhile waits in _gpu_dirty.
-        self._gpu_dirty |= hub.gpu.take_dirty()
-        if self._gpu_dirty and self.current is self.views["gpu"]:
-            dirty, self._gpu_dirty = self._gpu_dirty, set()
-            self._update_gpu(dirty)
+        dirty = hub.gpu.take_dirty()
+        self._gpu_dirty |= dirty
+        self._node_dirty |= dirty
+        self._catch_up_gpu()
         for view in self.stack + ([self.current] if self.current else []):
             if view.id == "idle" and refresh_times or view.id == "pf":
                 view.extra["stale"] = True  # IDLE FOR keeps counting; forward counters change unseen
@@ -329,6 +330,18 @@ class CockpitApp(ClusterActions, App):
                 view.extra["stale"] = False
                 self._refill(view)
         self.refresh_bars()
+
+    def _catch_up_gpu(self) -> None:
+        """Apply GPU allocation changes to the GPU and node panes, when one of them shows."""
+        if self.hub is None:
+            return
+        if self._gpu_dirty and self.current is self.views["gpu"]:
+            dirty, self._gpu_dirty = self._gpu_dirty, set()
+            self._update_gpu(dirty)
+        if self._node_dirty and self.current is self.views["nodes"]:
+            dirty, self._node_dirty = self._node_dirty, set()
+            view = self.views["nodes"]
+            self._apply(view, view.store.apply(self.hub.node_rows(dirty), []))
 
     def _stop_scraper(self) -> None:
         if self.scraper is not None:
@@ -393,9 +406,7 @@ class CockpitApp(ClusterActions, App):
     def show_pane(self, pane: str) -> None:
         self.stack.clear()
         self._show(self.views[pane])
-        if pane == "gpu" and self._gpu_dirty and self.hub is not None:
-            dirty, self._gpu_dirty = self._gpu_dirty, set()
-            self._update_gpu(dirty)
+        self._catch_up_gpu()
         if self.hub and self.views[pane].feed_id:
             self.hub.ensure(self.views[pane].feed_id)
 

@@ -358,6 +358,22 @@ class ClusterHub:
                 self.gpu.dirty |= set(self.gpu.nodes)
         return out
 
+    def node_rows(self, names: set[str]) -> list[Row]:
+        """Node rows rebuilt with the current GPU allocation (it changes with pods, not nodes)."""
+        feed = self.feeds.get("nodes")
+        if feed is None:
+            return []
+        now, gpu = self.clock(), self.gpu
+        out = []
+        with feed.lock:
+            for name in names:
+                item = feed.items.get(name)
+                if item is not None and item.obj is not None:
+                    allocated = gpu.index.allocated(name) if gpu.pods_known else None
+                    item.row = feed.kind.build(item.obj, now, allocated, gpu.index.names, gpu.index.prefixes)
+                    out.append(item.row)
+        return out
+
     def pvc_rows_for_users(self) -> list[Row]:
         """PVC rows whose USED-BY changed since the last call."""
         dirty, users = self.claims.take()

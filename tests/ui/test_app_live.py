@@ -323,3 +323,20 @@ async def test_launch_form_builds_local_code_pushes_and_launches(demo_cluster, d
     job = client.BatchV1Api(kube_admin).read_namespaced_job(unique_name, "team-vision")
     image = job.spec.template.spec.containers[0].image
     assert image.startswith(f"{docker_engine.registry}/team-vision/pytorch-train")
+
+
+async def test_nodes_pane_follows_gpu_allocation(demo_cluster, kube_admin, unique_name):
+    app = live_app(demo_cluster, start_pane="nodes")
+    async with app.run_test(size=(140, 30)) as pilot:
+        await until(pilot, lambda: app.current.store.get("gpu-a100-03") is not None
+                    and "?" not in app.current.store.get("gpu-a100-03").cells[3], what="node row")
+        before = app.current.store.get("gpu-a100-03").cells[3]
+        assert before.startswith("0/")  # cordoned: nothing scheduled there
+        client.CoreV1Api(kube_admin).create_namespaced_pod("team-vision", {
+            "apiVersion": "v1", "kind": "Pod", "metadata": {"name": unique_name},
+            "spec": {"nodeName": "gpu-a100-03", "containers": [{
+                "name": "c", "image": "x", "resources": {"limits": {"nvidia.com/gpu": "3"}}}]}})
+        await until(pilot, lambda: app.current.store.get("gpu-a100-03").cells[3].startswith("3/"),
+                    what="allocation on the node row")
+        client.CoreV1Api(kube_admin).delete_namespaced_pod(unique_name, "team-vision", grace_period_seconds=0)
+        await until(pilot, lambda: app.current.store.get("gpu-a100-03").cells[3].startswith("0/"), what="freed")
