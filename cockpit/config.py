@@ -90,6 +90,13 @@ class ContextSettings:
     storage: StorageDefaults
     resources: ResourceDefaults
 
+    def preset_defaults(self) -> dict[str, object]:
+        """Launch preset parameters this context sets (resources, storage), unset ones left out."""
+        values = {"cpu": self.resources.cpu, "memory": self.resources.memory, "gpus": self.resources.gpus,
+                  "pvc": self.storage.pvc, "pvc_size": self.storage.size, "pvc_mount": self.storage.mount_path,
+                  "storage_class": self.storage.storage_class}
+        return {k: v for k, v in values.items() if v not in ("", None, 0)}
+
 
 @dataclass(frozen=True)
 class GpuResourceSettings:

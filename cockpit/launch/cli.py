@@ -226,12 +226,31 @@ def launch_main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def _context_settings(args: argparse.Namespace):
+    from cockpit.config import load_settings
+    from cockpit.kube.connection import Kubeconfig
+
+    settings, problems = load_settings()
+    for p in problems:
+        print(f"warning: {p}", file=sys.stderr)
+    context = args.context or Kubeconfig.load(args.kubeconfig).current
+    return settings.for_context(context or "")
+
+
 def _launch(args: argparse.Namespace, script_args: list[str] | None) -> int:
     from cockpit.launch.apply import create, dry_run, follow, plan
     from cockpit.launch.preset import parse_set
 
     preset = _find_preset(args.preset, _library())
     values: dict[str, Any] = parse_set(args.set, preset)
+    # The context's defaults from the configuration (registry, namespace, resources, storage),
+    # like the experiment runner's named contexts; flags and --set win.
+    ctx = _context_settings(args)
+    for name, value in ctx.preset_defaults().items():
+        if name in preset.parameters and name not in values:
+            values[name] = value
+    args.registry = args.registry or (ctx.registry if args.from_dir is not None else None)
+    args.namespace = args.namespace or ctx.namespace or None
     if script_args is not None:
         if "args" not in preset.parameters:
             raise LaunchError(f"preset {preset.name} takes no script arguments (it has no `args` parameter)")

@@ -277,9 +277,7 @@ class ClusterActions:
                 if not pool.is_mig and alloc.gpu.product:
                     offer[alloc.gpu.product] = offer.get(alloc.gpu.product, 0) + (pool.free or 0)
         ctx = self.settings.for_context(self.context or "")
-        defaults = {"cpu": ctx.resources.cpu, "memory": ctx.resources.memory, "gpus": ctx.resources.gpus,
-                    "pvc": ctx.storage.pvc, "pvc_size": ctx.storage.size, "pvc_mount": ctx.storage.mount_path,
-                    "storage_class": ctx.storage.storage_class}
+        defaults = ctx.preset_defaults()
         self.push_screen(LaunchScreen(self.hub.api, namespace=self.namespace or ctx.namespace or "default",
                                       gpu_offer=sorted(offer.items()), read_only=self.read_only,
                                       on_created=self._launched, registry=ctx.registry, defaults=defaults))

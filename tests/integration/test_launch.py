@@ -365,3 +365,19 @@ def test_cli_dry_run_and_a_plain_launch(demo_cluster, kube_admin, unique_name, c
     assert exp["spec"]["algorithm"]["algorithmName"] == "random"
     assert launch_main(["pytorch-train", *common, "--context", "no-such-context"]) == 1
     assert "error: cannot load kubeconfig" in capsys.readouterr().err
+
+
+def test_cli_takes_the_contexts_defaults_from_the_config(demo_cluster, kube_admin, unique_name, tmp_path,
+                                                         monkeypatch):
+    from cockpit.launch.cli import launch_main
+
+    config = tmp_path / "config.yaml"
+    config.write_text("contexts:\n  cockpit-demo:\n    namespace: team-nlp\n"
+                      "    resources: {cpu: \"3\", memory: 12Gi, gpus: 2}\n")
+    monkeypatch.setenv("COCKPIT_CONFIG", str(config))
+    rc = launch_main(["pytorch-train", "--kubeconfig", str(demo_cluster.kubeconfig), "--context", "cockpit-demo",
+                      "--set", f"name={unique_name}"])
+    assert rc == 0
+    job = client.BatchV1Api(kube_admin).read_namespaced_job(unique_name, "team-nlp")
+    limits = job.spec.template.spec.containers[0].resources.limits
+    assert limits["nvidia.com/gpu"] == "2" and limits["cpu"] == "3" and limits["memory"] == "12Gi"
