@@ -134,6 +134,7 @@ class CockpitApp(ClusterActions, App):
         self._filter_timer = None
         self._start_pane = start_pane
         self._gpu_totals = ""
+        self._bars: dict[str, Text] = {}
         self._gpu_dirty: set[str] = set()
         self._node_dirty: set[str] = set()
         self._last_age_refresh = 0.0
@@ -566,7 +567,7 @@ class CockpitApp(ClusterActions, App):
                             ("ctx ", "dim"), clean(self.context or "-"), ("  ns ", "dim"), clean(ns), "  ", conn)
         if self.read_only:
             top.append("  [READ-ONLY]", "bold reverse")
-        self._table.screen.query_one("#topbar", Static).update(top)
+        self._set_bar("#topbar", top)
         view = self.current
         store = view.store
         count = f"{len(store)}" if len(store) == store.total else f"{len(store)}/{store.total}"
@@ -577,8 +578,14 @@ class CockpitApp(ClusterActions, App):
             bar.append("  " + (self._gpu_totals or ""))
             if self.hub and not self.hub.gpu.pods_known:
                 bar.append("  allocation unknown: pods cannot be listed", "bold")
-        self._table.screen.query_one("#panebar", Static).update(bar)
+        self._set_bar("#panebar", bar)
         self._update_placeholder()
+
+    def _set_bar(self, selector: str, text: Text) -> None:
+        # Called on every repaint tick: only an actual change costs a repaint.
+        if self._bars.get(selector) != text:
+            self._bars[selector] = text
+            self._table.screen.query_one(selector, Static).update(text)
 
     def _update_placeholder(self) -> None:
         view = self.current

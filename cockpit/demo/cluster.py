@@ -439,14 +439,3 @@ class DemoCluster:
 
 def _pids() -> list[int]:
     return [int(p) for p in os.listdir("/proc") if p.isdigit() and int(p) != os.getpid()]
-
-
-def main_status(cluster: DemoCluster) -> int:
-    for comp, state in cluster.status():
-        print(f"{comp}: {state}")
-    return 0
-
-
-if __name__ == "__main__":  # pragma: no cover - manual use
-    DemoCluster().up()
-    sys.exit(0)

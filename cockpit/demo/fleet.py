@@ -379,7 +379,6 @@ class Seeder:
         cfg.connection_pool_maxsize = 32
         self.api = client.ApiClient(cfg)
         self.core = client.CoreV1Api(self.api)
-        self.custom = client.CustomObjectsApi(self.api)
 
     # Generic create-if-missing by manifest, without the typed models (faster, any kind).
     def _path(self, obj: dict) -> str:

@@ -50,7 +50,6 @@ class KindFeed(Sink):
         self.state_name = CONNECTING
         self.synced = False  # a full list has arrived and is still believed current
         self.detail = ""
-        self.state_changed = True
         self._on_delete = on_delete
         self._on_reset = on_reset
         self.informer: Informer | None = None
@@ -83,7 +82,6 @@ class KindFeed(Sink):
             self.state_name, self.detail = state, clean(detail, 300)
             if state == FORBIDDEN:
                 self.synced = False
-            self.state_changed = True
 
     # UI thread
     def drain(self) -> Changes | None:
@@ -428,9 +426,6 @@ class ClusterHub:
         if feed is None:
             return STOPPED, ""
         return feed.state_name, feed.detail
-
-    def live(self) -> bool:
-        return all(f.state_name == LIVE for f in self.feeds.values())
 
     def close(self) -> None:
         self._closed = True

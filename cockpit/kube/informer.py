@@ -99,10 +99,6 @@ class Informer:
     def join(self, timeout: float | None = None) -> None:
         self._thread.join(timeout)
 
-    @property
-    def stopped(self) -> bool:
-        return self._stop.is_set()
-
     # -- HTTP --------------------------------------------------------------------------------
     def _query(self, **extra) -> list[tuple[str, Any]]:
         q: list[tuple[str, Any]] = []

@@ -11,7 +11,6 @@ from __future__ import annotations
 import difflib
 import json
 import re
-from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
@@ -85,14 +84,6 @@ def describe(value: Any) -> str:
             text = text[:27] + "..."
         return f"{words} ({text})"
     return words
-
-
-@dataclass
-class Located:
-    """A YAML node with its plain value."""
-
-    node: Node
-    value: Any
 
 
 class NodeValidator:
