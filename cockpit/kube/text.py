@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 
+from rich.cells import split_graphemes
+
 __all__ = ["ELLIPSIS", "REPLACEMENT", "clean", "clean_log_line"]
 
 ELLIPSIS = "…"
@@ -26,7 +28,19 @@ _ESCAPES = re.compile(
     r"|\x1b[ -/]*[0-~]?"
 )
 
-_BIDI = [*range(0x202A, 0x202F), *range(0x2066, 0x206A)]
+# Invisible characters that reorder, hide or join text: a name could read as another name
+# ("admin\u200b" beside "admin"), and a bidi override reverses the rest of the row. The
+# zero-width and bidi marks, the word joiner and invisible operators, the byte-order mark, the
+# Arabic letter mark, the Mongolian vowel separator, the soft hyphen and the tag characters
+# (which hide ASCII text inside emoji flags) are all removed.
+_INVISIBLE = [
+    0x00AD, 0x061C, 0x180E, 0xFEFF,
+    *range(0x200B, 0x2010),  # zero-width space, non-joiner, joiner; LRM, RLM
+    *range(0x202A, 0x202F),  # bidi embeddings and overrides
+    *range(0x2060, 0x2065),  # word joiner, invisible operators
+    *range(0x2066, 0x206A),  # bidi isolates
+    *range(0xE0000, 0xE0080),  # tag characters
+]
 
 
 def _table(tab: str) -> dict[int, str | None]:
@@ -39,7 +53,7 @@ def _table(tab: str) -> dict[int, str | None]:
     table[0x2029] = " "
     for c in range(0x80, 0xA0):  # C1 controls left over after sequence removal
         table[c] = None
-    for c in _BIDI:  # would reorder the rest of the row visually
+    for c in _INVISIBLE:
         table[c] = None
     return table
 
@@ -54,11 +68,28 @@ def _neutralise(s: str, table: dict[int, str | None]) -> str:
 
 
 def _truncate(s: str, limit: int) -> str:
-    if len(s) <= limit:
-        return s
+    """At most `limit` terminal cells (and code points), ending in "…" when cut.
+
+    A column is measured in cells: a CJK character or an emoji takes two, a combining mark none.
+    The cut falls between graphemes, never inside a wide character or a base and its marks.
+    """
     if limit <= 0:
         return ""
-    return s[: limit - 1] + ELLIPSIS
+    if s.isascii():
+        return s if len(s) <= limit else s[: limit - 1] + ELLIPSIS
+    if 2 * len(s) <= limit:  # no code point takes more than two cells
+        return s
+    spans, cells = split_graphemes(s)
+    if cells <= limit and len(s) <= limit:
+        return s
+    used = 0
+    end = 0
+    for _start, stop, width in spans:
+        if used + width > limit - 1 or stop > limit - 1:
+            break
+        used += width
+        end = stop
+    return s[:end] + ELLIPSIS
 
 
 def clean(s: object, limit: int = 512) -> str:
@@ -66,7 +97,8 @@ def clean(s: object, limit: int = 512) -> str:
 
     Escape sequences are removed whole; other control characters become U+FFFD (newline and
     tab become a space) so that an injected `\\r` cannot hide text behind other text.
-    None becomes "". The result is at most `limit` characters, ending in "…" when cut.
+    Invisible marks (zero-width, bidi, soft hyphen, tags) are removed. None becomes "". The
+    result takes at most `limit` terminal cells and `limit` code points, ending in "…" when cut.
     """
     if s is None:
         return ""

@@ -7,10 +7,17 @@ import re
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from rich.cells import cell_len, split_graphemes
 
 from cockpit.kube.text import ELLIPSIS, REPLACEMENT, clean, clean_log_line
 
-FORBIDDEN = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+FORBIDDEN = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069"
+    "\ufeff\U000e0000-\U000e007f]"
+)
+INVISIBLE = ["\u00ad", "\u061c", "\u180e", "\ufeff", *map(chr, range(0x200B, 0x2010)),
+             *map(chr, range(0x202A, 0x202F)), *map(chr, range(0x2060, 0x2065)), *map(chr, range(0x2066, 0x206A)),
+             "\U000e0001", "\U000e0041", "\U000e007f"]
 
 
 def test_plain_ascii_is_returned_unchanged() -> None:
@@ -112,3 +119,49 @@ def test_clean_never_emits_controls_for_escape_soup(s: str, limit: int) -> None:
 @given(st.text(alphabet=st.one_of(ESCAPE_ALPHABET, st.characters()), max_size=300))
 def test_clean_log_line_never_emits_controls(s: str) -> None:
     assert not FORBIDDEN.search(clean_log_line(s))
+
+
+@pytest.mark.parametrize("mark", INVISIBLE)
+def test_invisible_marks_are_removed(mark: str) -> None:
+    # "admin" followed by a zero-width space must not pass for "admin", nor RLO reverse a row.
+    assert clean(f"ad{mark}min") == "admin"
+    assert clean_log_line(f"ad{mark}min") == "admin"
+
+
+def test_tag_characters_hidden_in_a_flag_are_removed() -> None:
+    flag = "\U0001f3f4\U000e0067\U000e0062\U000e0065\U000e006e\U000e0067\U000e007f"  # England
+    assert clean(flag) == "\U0001f3f4"
+
+
+@pytest.mark.parametrize(
+    ("raw", "limit", "expected"),
+    [
+        ("東京東京東京", 5, "東京" + ELLIPSIS),  # 12 cells: two wide characters and the ellipsis
+        ("東京東京東京", 12, "東京東京東京"),
+        ("東京東京東京", 11, "東京東京東" + ELLIPSIS),
+        ("a東京", 3, "a" + ELLIPSIS),  # never half a wide character
+        ("🚀🚀🚀", 4, "🚀" + ELLIPSIS),
+        ("e\u0301" * 10, 5, "e\u0301e\u0301" + ELLIPSIS),  # a base and its mark stay together
+        ("naïve", 5, "naïve"),
+    ],
+)
+def test_cut_by_terminal_cells(raw: str, limit: int, expected: str) -> None:
+    assert clean(raw, limit) == expected
+
+
+WIDE_ALPHABET = st.sampled_from(["東", "京", "🚀", "é", "e", "\u0301", "\ufe0f", "\u200b", "\u202e", "a", " ", "\U000e0041"])
+
+
+@given(st.text(alphabet=st.one_of(WIDE_ALPHABET, st.characters()), max_size=120), st.integers(min_value=1, max_value=80))
+def test_clean_fits_its_cells_and_never_splits_a_character(s: str, limit: int) -> None:
+    out = clean(s, limit)
+    assert cell_len(out) <= limit
+    assert len(out) <= limit
+    assert not FORBIDDEN.search(out)
+    full = clean(s, 10**6)
+    if out != full:
+        kept = out.removesuffix(ELLIPSIS)
+        assert out.endswith(ELLIPSIS) and full.startswith(kept)
+        # The cut falls on a grapheme boundary of the whole text: nothing is split in two.
+        assert len(kept) in {start for start, _, _ in split_graphemes(full)[0]} | {0}
+    assert clean(out, limit) == out
