@@ -11,9 +11,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from cockpit.kube import selector
 from cockpit.kube.model import Row
 
-_LABEL_FLAG = re.compile(r"(?:^|\s)-l\s*(\S+)")
+_LABEL_FLAG = re.compile(r"(?:^|(?<=\s))-l\s*")
 _REGEX_CHARS = frozenset(".^$*+?()[]{}|\\")
 
 
@@ -30,49 +31,66 @@ class Delta:
 Predicate = Callable[[Row], bool]
 
 
-def _text_predicate(text: str) -> Predicate | None:
+class FilterError(ValueError):
+    """Filter text that cannot work: an invalid regex or label selector. The message says which."""
+
+
+def _text_predicate(text: str) -> tuple[Predicate | None, str]:
+    """The predicate for free text, and a note when the text looked like a regex but is not one
+    (it is then matched as plain text)."""
     if not text:
-        return None
+        return None, ""
+    note = ""
     if any(c in _REGEX_CHARS for c in text):
         try:
             pattern = re.compile(text, re.IGNORECASE)
-        except re.error:
-            pass
+        except re.error as e:
+            note = f"invalid regex {text!r}: {e}; matched as plain text"
         else:
-            return lambda row: any(pattern.search(cell) for cell in row.cells)
+            return (lambda row: any(pattern.search(cell) for cell in row.cells)), ""
     needle = text.lower()
     # NUL cannot occur in a cleaned cell, so a needle never matches across two cells.
-    return lambda row: needle in "\0".join(row.cells).lower()
+    return (lambda row: needle in "\0".join(row.cells).lower()), note
 
 
-def _label_predicate(selector: str) -> Predicate:
-    """kubectl-style selector: `k=v`, `k==v`, `k!=v`, `k` (exists), `!k` (absent)."""
-    tests: list[Callable[[dict[str, str]], bool]] = []
-    for term in filter(None, (t.strip() for t in selector.split(","))):
-        if "!=" in term:
-            k, v = (s.strip() for s in term.split("!=", 1))
-            tests.append(lambda labels, k=k, v=v: labels.get(k) != v)
-        elif "=" in term:
-            k, v = (s.strip() for s in term.replace("==", "=", 1).split("=", 1))
-            tests.append(lambda labels, k=k, v=v: labels.get(k) == v)
-        elif term.startswith("!"):
-            absent = term[1:].strip()
-            tests.append(lambda labels, k=absent: k not in labels)
-        else:
-            tests.append(lambda labels, k=term: k in labels)
-    return lambda row: all(test(row.labels) for test in tests)
+def _split_filter(text: str) -> tuple[str, list[selector.Selector]]:
+    """Free text and the `-l SELECTOR` parts of a filter. A selector runs to the end of the text
+    or to the first word that cannot continue it (`-l app=web nginx`: text "nginx")."""
+    words: list[str] = []
+    selectors: list[selector.Selector] = []
+    pos = 0
+    while (m := _LABEL_FLAG.search(text, pos)) is not None:
+        words.append(text[pos:m.start()])
+        try:
+            sel, pos = selector.parse_prefix(text, m.end())
+        except selector.SelectorError as e:
+            raise FilterError(f"invalid label selector: {e}") from None
+        selectors.append(sel)
+    words.append(text[pos:])
+    return " ".join(w.strip() for w in words if w.strip()), selectors
 
 
 def parse_filter(text: str) -> Predicate | None:
-    """Turn filter text into a row predicate, or None for "everything"."""
-    predicates: list[Predicate] = [_label_predicate(m) for m in _LABEL_FLAG.findall(text)]
-    if (p := _text_predicate(_LABEL_FLAG.sub(" ", text).strip())) is not None:
+    """Turn filter text into a row predicate, or None for "everything". Raises FilterError."""
+    return parse_filter_noted(text)[0]
+
+
+def parse_filter_noted(text: str) -> tuple[Predicate | None, str]:
+    """`parse_filter`, plus a note about text that is not what it looks like (an invalid regex)."""
+    free, selectors = _split_filter(text)
+    predicates: list[Predicate] = [lambda row, s=s: s.matches(row.labels) for s in selectors]
+    p, note = _text_predicate(free)
+    if p is not None:
         predicates.append(p)
     if not predicates:
-        return None
+        return None, note
     if len(predicates) == 1:
-        return predicates[0]
-    return lambda row: all(p(row) for p in predicates)
+        return predicates[0], note
+    return (lambda row: all(p(row) for p in predicates)), note
+
+
+def _nothing(row: Row) -> bool:
+    return False
 
 
 class RowStore:
@@ -89,6 +107,7 @@ class RowStore:
         self._hidden: set[str] = set()  # keys failing the filter
         self._predicate: Predicate | None = None
         self._filter_text = ""
+        self._filter_error = ""
         self._scope: str | None = None
         self._sort_column: int | None = None
         self._reverse = False
@@ -119,6 +138,11 @@ class RowStore:
     @property
     def filter_text(self) -> str:
         return self._filter_text
+
+    @property
+    def filter_error(self) -> str:
+        """Why the filter text cannot work (invalid regex or selector); empty when it can."""
+        return self._filter_error
 
     @property
     def sort_column(self) -> int | None:
@@ -222,9 +246,16 @@ class RowStore:
 
     def set_filter(self, text: str) -> Delta:
         """Plain text (case-insensitive substring over all cells), a regex when the text has regex
-        metacharacters and compiles, and/or `-l key=value,key2!=v,key3` label selectors."""
+        metacharacters, and/or a `-l` Kubernetes label selector (`k=v`, `k!=v`, `k in (a,b)`,
+        `k notin (a)`, `k`, `!k`, comma-joined). Invalid text sets `filter_error`."""
         self._filter_text = text
-        predicate = parse_filter(text)
+        self._filter_error = ""
+        try:
+            predicate, self._filter_error = parse_filter_noted(text)
+        except FilterError as e:
+            # Nothing passes a filter that cannot work; the table says why instead of "no match".
+            self._filter_error = str(e)
+            predicate = _nothing
         ns = self._scope
         if ns is not None:
             text_pred = predicate

@@ -396,7 +396,8 @@ class ResourceTable(ScrollView, can_focus=True):
         if not view:
             if y != 1:
                 return Strip.blank(width, self.rich_style)
-            text = self.placeholder if self._store.total == 0 else "No rows match the filter"
+            store = self._store
+            text = self.placeholder if store.total == 0 else (store.filter_error or "No rows match the filter")
             style = self._style("resource-table--placeholder")
             return Strip([Segment(_fit(" " + text, width, "left"), style)], width)
         index = self.scroll_offset.y + y - 1
