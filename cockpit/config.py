@@ -14,7 +14,7 @@ import math
 import os
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, fields, is_dataclass
+from dataclasses import dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -89,6 +89,7 @@ class ContextSettings:
     registry: str
     storage: StorageDefaults
     resources: ResourceDefaults
+    read_only_reason: str = ""  # which setting made it read-only, in words, for messages
 
     def preset_defaults(self) -> dict[str, object]:
         """Launch preset parameters this context sets (resources, storage), unset ones left out."""
@@ -130,13 +131,23 @@ class Settings:
     cleanup: CleanupSettings = field(default_factory=CleanupSettings)
     idle: IdleSettings = field(default_factory=IdleSettings)
     keys: Mapping[str, str] = field(default_factory=_frozen_map)
+    # Which setting made the cockpit read-only, in words: the file's key, the environment, or a
+    # problem that left it unknown (see ConfigProblem.forces_read_only).
+    read_only_reason: str = ""
+    config_file: str = field(default="", compare=False)
 
     def for_context(self, name: str | None) -> ContextSettings:
         """Global settings merged with the context's own; read-only if either says so."""
         own = self.contexts.get(name or "", ContextDefaults())
+        reason = ""
+        if self.read_only:
+            reason = self.read_only_reason or "read_only is true in the configuration"
+        elif own.read_only:
+            reason = f"contexts.{name}.read_only is true in {self.config_file or 'the configuration'}"
         return ContextSettings(
             name=name or "",
             read_only=self.read_only or own.read_only,
+            read_only_reason=reason,
             namespace=own.namespace,
             registry=own.registry,
             storage=own.storage,
@@ -177,6 +188,9 @@ class ConfigProblem:
     line: int | None
     field: str
     message: str
+    # True when the problem leaves it unknown whether the user asked for read-only: the cockpit
+    # then runs read-only (fail closed), never writable because of a typo.
+    forces_read_only: bool = False
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else self.file
@@ -224,6 +238,52 @@ def read_located_yaml(text: str) -> LocatedYaml:
     constructor = SafeConstructor()
     doc.data = _located(root, (), doc, constructor)
     return doc
+
+
+# Far more values than any settings or theme file holds, few enough to read in a blink.
+MAX_YAML_VALUES = 100_000
+
+
+def _node_children(node: Node) -> list[Node]:
+    if isinstance(node, MappingNode):
+        return [n for pair in node.value for n in pair]
+    if isinstance(node, SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _check_aliases(root: Node) -> None:
+    """Refuse an alias loop, and aliases that expand to more than MAX_YAML_VALUES values.
+
+    The composed document is a graph: an alias is the anchored node itself, so a dozen lines of
+    anchors can stand for billions of values ("billion laughs") and `&a [*a]` for an endless
+    list. Reading the values would then take all the memory, or never end. The size each node
+    expands to is counted once per node (iteratively: no recursion limit to hit)."""
+    sizes: dict[int, int] = {}
+    on_path: set[int] = set()
+    stack: list[tuple[Node, bool]] = [(root, False)]
+    while stack:
+        node, finished = stack.pop()
+        key = id(node)
+        children = _node_children(node)
+        if finished:
+            on_path.discard(key)
+            size = 1 + sum(sizes[id(c)] for c in children)
+            if size > MAX_YAML_VALUES:
+                raise YamlSyntaxError(node.start_mark.line + 1,
+                                      f"invalid YAML: its aliases expand to more than {MAX_YAML_VALUES:,} values")
+            sizes[key] = size
+            continue
+        if key in sizes:
+            continue
+        on_path.add(key)
+        stack.append((node, True))
+        for child in children:
+            if id(child) in on_path:
+                raise YamlSyntaxError(child.start_mark.line + 1,
+                                      "invalid YAML: an alias refers to a value that contains it (a loop)")
+            if id(child) not in sizes:
+                stack.append((child, False))
 
 
 def _yaml_message(e: yaml.MarkedYAMLError) -> str:
@@ -556,27 +616,60 @@ def load_settings(
     except FileNotFoundError:
         text = ""
     except (OSError, UnicodeDecodeError) as e:
-        problems.append(ConfigProblem(str(path), None, "", f"cannot read: {e}"))
+        problems.append(ConfigProblem(str(path), None, "", f"cannot read: {e}", forces_read_only=True))
         text = ""
     if text.strip():
         values = _validate_text(text, str(path), problems)
     _apply_env(values, env, problems)
-    return _build(values), problems
+    settings = replace(_build(values), config_file=str(path))
+    closing = next((p for p in problems if p.forces_read_only), None)
+    if closing is not None:
+        settings = replace(settings, read_only=True, read_only_reason=f"read-only because of {closing}")
+    elif settings.read_only:
+        env_set = any(p.field == ENV_READ_ONLY for p in problems) is False and _truthy(env.get(ENV_READ_ONLY, ""))
+        settings = replace(settings, read_only_reason=f"{ENV_READ_ONLY} is set" if env_set
+                           else f"read_only is true in {path}")
+    return settings, problems
+
+
+ENV_READ_ONLY = "COCKPIT_READ_ONLY"
+
+
+def _truthy(raw: str) -> bool:
+    return raw.strip().lower() in ("1", "true", "yes", "on")
+
+
+# Keys that hold a read-only switch; a problem at one of them, or at a section above one, makes
+# the cockpit read-only.
+_READ_ONLY_PATHS = (("read_only",), ("contexts", "*", "read_only"))
+
+
+def _touches_read_only(path: tuple[str, ...], unknown: bool = False) -> bool:
+    for pattern in _READ_ONLY_PATHS:
+        if len(path) <= len(pattern) and all(q in ("*", p) for p, q in zip(path, pattern, strict=False)):
+            return True
+        # An unknown key spelt like a read-only switch ("readonly", "read-only") in the right place.
+        if unknown and len(path) == len(pattern) and all(q in ("*", p) for p, q in zip(path[:-1], pattern)):
+            if difflib.get_close_matches(path[-1].lower().replace("-", "_"), ["read_only"], cutoff=0.75):
+                return True
+    return False
 
 
 def _validate_text(text: str, file: str, problems: list[ConfigProblem]) -> dict[str, Any]:
     try:
         doc = read_located_yaml(text)
     except YamlSyntaxError as e:
-        problems.append(ConfigProblem(file, e.line, "", f"{e.message}; using all defaults"))
+        problems.append(ConfigProblem(file, e.line, "", f"{e.message}; using all defaults", forces_read_only=True))
         return {}
     for dup_path, line in doc.duplicates:
-        problems.append(ConfigProblem(file, line, ".".join(dup_path), "key given twice; the last one wins"))
+        problems.append(ConfigProblem(file, line, ".".join(dup_path), "key given twice; the last one wins",
+                                      forces_read_only=_touches_read_only(dup_path)))
     if doc.data is None:
         return {}
     if not isinstance(doc.data, dict):
         problems.append(
-            ConfigProblem(file, doc.line(()), "", "expected a mapping of settings at the top level")
+            ConfigProblem(file, doc.line(()), "", "expected a mapping of settings at the top level",
+                          forces_read_only=True)
         )
         return {}
     out = _walk(doc.data, _SCHEMA, (), doc, file, problems)
@@ -598,30 +691,35 @@ def _walk(
         sub = (*path, str(key))
         dotted = ".".join(sub)
         line = doc.line(sub)
+        closes = _touches_read_only(sub)
         if not isinstance(key, str):
-            problems.append(ConfigProblem(file, line, dotted, f"keys must be strings, got {_type_name(key)}"))
+            problems.append(ConfigProblem(file, line, dotted, f"keys must be strings, got {_type_name(key)}",
+                                          forces_read_only=_touches_read_only((*path, "*"))))
             continue
         spec = wildcard if wildcard is not None else tree.get(key)
         if spec is None:
             hint = difflib.get_close_matches(key, list(tree), n=1)
             extra = f"; did you mean {hint[0]!r}?" if hint else f"; known keys: {', '.join(sorted(tree))}"
-            problems.append(ConfigProblem(file, line, dotted, f"unknown key{extra}"))
+            problems.append(ConfigProblem(file, line, dotted, f"unknown key{extra}",
+                                          forces_read_only=_touches_read_only(sub, unknown=True)))
             continue
         if isinstance(spec, ConfigKey):
             if value is None:
-                problems.append(ConfigProblem(file, line, dotted, f"no value; {_fallback(spec)}"))
+                problems.append(ConfigProblem(file, line, dotted, f"no value; {_fallback(spec)}",
+                                              forces_read_only=closes))
                 continue
             try:
                 out[key] = spec.check(value)
             except (TypeError, ValueError) as e:
-                problems.append(ConfigProblem(file, line, dotted, f"{e}; {_fallback(spec)}"))
+                problems.append(ConfigProblem(file, line, dotted, f"{e}; {_fallback(spec)}", forces_read_only=closes))
             continue
         if value is None:  # an empty section: everything in it keeps its default
             continue
         if not isinstance(value, dict):
             problems.append(
                 ConfigProblem(
-                    file, line, dotted, f"expected a mapping, got {_type_name(value)}; using defaults"
+                    file, line, dotted, f"expected a mapping, got {_type_name(value)}; using defaults",
+                    forces_read_only=closes,
                 )
             )
             continue
@@ -630,6 +728,8 @@ def _walk(
 
 
 def _fallback(key: ConfigKey) -> str:
+    if key.path.endswith("read_only"):
+        return "the cockpit runs read-only until this is fixed"
     return "ignored" if key.path.startswith("keys.") else f"using the default {key.default}"
 
 
@@ -657,7 +757,8 @@ def _apply_env(values: dict[str, Any], env: Mapping[str, str], problems: list[Co
         try:
             value = _env_value(key, env[key.env])
         except (TypeError, ValueError) as e:
-            problems.append(ConfigProblem("environment", None, key.env, f"{e}; ignored"))
+            problems.append(ConfigProblem("environment", None, key.env, f"{e}; {_fallback(key)}",
+                                          forces_read_only=_touches_read_only(tuple(key.path.split(".")))))
             continue
         *parents, last = key.path.split(".")
         node = values

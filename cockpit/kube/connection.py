@@ -9,6 +9,7 @@ here raises into the UI.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -130,13 +131,39 @@ class ReadOnlyRefused(Exception):
     because the cockpit runs read-only. Raised before anything leaves the process."""
 
 
-MUTATING_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# The only writes a read-only client sends: questions about the user's own access, which change
+# nothing on the server (the API server answers them without storing anything).
+REVIEW_PATHS = frozenset({
+    "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
+    "/apis/authorization.k8s.io/v1/selfsubjectrulesreviews",
+    "/apis/authentication.k8s.io/v1/selfsubjectreviews",
+})
 INTERACTIVE_SUBRESOURCES = ("/exec", "/attach", "/portforward")
+# A proxied GET reaches whatever the pod or service serves, which may change things; the one
+# proxy read the cockpit makes is dcgm-exporter's metrics text.
+_METRICS_PROXY = re.compile(r"^/api/v1/namespaces/[^/]+/(pods|services)/[^/]+/proxy/metrics$")
+
+
+def read_only_refusal(method: str, resource_path: str) -> str | None:
+    """Why a read-only client must not send this request, or None when it may: an allow-list of
+    reads, the self-access reviews, and the metrics read through the proxy."""
+    verb = str(method).upper()
+    path = str(resource_path).split("?", 1)[0].rstrip("/") or "/"
+    if path.endswith(INTERACTIVE_SUBRESOURCES) or re.search(r"/(exec|attach|portforward)(/|$)", path):
+        return f"read-only: refused {verb} {path} (exec, attach and port-forward change what runs)"
+    if "/proxy" in path.split("?")[0] and not _METRICS_PROXY.match(path):
+        return f"read-only: refused {verb} {path} (a proxied request may change the target)"
+    if verb in READ_METHODS:
+        return None
+    if verb == "POST" and path in REVIEW_PATHS:
+        return None
+    return f"read-only: refused {verb} {path}"
 
 
 def guard_read_only(api, read_only: bool) -> None:
-    """Refuse, inside the API client itself, every mutating request and every exec, attach or
-    port-forward when `read_only`. All calls of the generated client, raw calls, watches and
+    """Refuse, inside the API client itself, every request but reads (and the self-access
+    reviews) when `read_only`. All calls of the generated client, raw calls, watches and
     `kubernetes.stream` go through `call_api`, so no code path above can get around it."""
     api.read_only = read_only
     if getattr(api, "_guarded", False):
@@ -145,9 +172,9 @@ def guard_read_only(api, read_only: bool) -> None:
 
     def call_api(resource_path, method, *args, **kwargs):
         if api.read_only:
-            path = str(resource_path).split("?", 1)[0].rstrip("/")
-            if str(method).upper() in MUTATING_METHODS or path.endswith(INTERACTIVE_SUBRESOURCES):
-                raise ReadOnlyRefused(f"read-only: refused {str(method).upper()} {path}")
+            why = read_only_refusal(method, resource_path)
+            if why:
+                raise ReadOnlyRefused(why)
         return original(resource_path, method, *args, **kwargs)
 
     api.call_api = call_api
@@ -191,9 +218,7 @@ def clone_api(api):
 
 def can_i(api, verb: str, resource: str, group: str = "", namespace: str = "", subresource: str = "") -> bool | None:
     """SelfSubjectAccessReview; None when the question itself failed or was not asked (a
-    review is a create request, which a read-only client does not send)."""
-    if getattr(api, "read_only", False):
-        return None
+    review changes nothing, so a read-only client asks too)."""
     from kubernetes import client
     from kubernetes.client.rest import ApiException
 

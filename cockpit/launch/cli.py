@@ -179,29 +179,23 @@ def launch_parser() -> argparse.ArgumentParser:
     return p
 
 
-def kube_client(kubeconfig: Path | None, context: str | None) -> tuple[Any, str]:
-    """(ApiClient, the context's namespace or "default")."""
-    from kubernetes import client, config
-    from kubernetes.config.config_exception import ConfigException
+def kube_client(kubeconfig: Path | None, context: str | None, *, read_only: bool) -> tuple[Any, str]:
+    """(ApiClient, the context's namespace or "default"), made by the cockpit's one client
+    factory, so the read-only guard is in it exactly as in the app."""
+    from cockpit.kube.connection import ConnectionProblem, Kubeconfig, make_api_client
 
-    cfg = client.Configuration()
-    namespace = "default"
-    try:
-        config.load_kube_config(config_file=str(kubeconfig) if kubeconfig else None, context=context,
-                                client_configuration=cfg)
-        contexts, active = config.list_kube_config_contexts(config_file=str(kubeconfig) if kubeconfig else None)
-        chosen = next((c for c in contexts if c["name"] == context), active) if context else active
-        namespace = ((chosen or {}).get("context") or {}).get("namespace") or "default"
-    except (ConfigException, OSError, TypeError, KeyError, ValueError) as e:
-        if kubeconfig or context:
-            raise LaunchError(f"cannot load kubeconfig: {e}") from None
-        try:
-            config.load_incluster_config(client_configuration=cfg)
-        except ConfigException:
-            raise LaunchError(f"no usable kubeconfig: {e}") from None
-    api = client.ApiClient(cfg)
-    api.user_agent = "gpu-cockpit/launch"
-    return api, namespace
+    kc = Kubeconfig.load(kubeconfig)
+    name = context or kc.current
+    if not name:
+        raise LaunchError("; ".join(map(str, kc.problems)) or "no kubeconfig context to launch into")
+    if name not in kc.contexts:
+        known = ", ".join(sorted(kc.contexts)) or "none"
+        raise LaunchError(f"context {name!r} is not in the kubeconfig ({kc.path_string or 'none found'}); "
+                          f"known contexts: {known}")
+    api = make_api_client(kc, name, read_only=read_only)
+    if isinstance(api, ConnectionProblem):
+        raise LaunchError(str(api))
+    return api, kc.contexts[name].namespace or "default"
 
 
 def _repository(namespace: str, directory: Path) -> str:
@@ -237,15 +231,28 @@ def _context_settings(args: argparse.Namespace):
     return settings.for_context(context or "")
 
 
+def _read_only_reason(args: argparse.Namespace, ctx) -> str:
+    """Why this launch may change nothing, or "" when it may: the flag, the config's
+    `read_only` or `contexts.<name>.read_only`, or COCKPIT_READ_ONLY (any of them wins)."""
+    if args.read_only:
+        return "--read-only was given"
+    return ctx.read_only_reason if ctx.read_only else ""
+
+
 def _launch(args: argparse.Namespace, script_args: list[str] | None) -> int:
     from cockpit.launch.apply import create, dry_run, follow, plan
     from cockpit.launch.preset import parse_set
 
+    ctx = _context_settings(args)
+    refusal = _read_only_reason(args, ctx)
+    if refusal and not args.dry_run:
+        # Before anything else: no image is built or pushed, no request goes out.
+        raise LaunchError(f"read-only ({refusal}): cockpit launch would change the cluster; "
+                          "nothing was built or sent")
     preset = _find_preset(args.preset, _library())
     values: dict[str, Any] = parse_set(args.set, preset)
     # The context's defaults from the configuration (registry, namespace, resources, storage),
     # like the experiment runner's named contexts; flags and --set win.
-    ctx = _context_settings(args)
     for name, value in ctx.preset_defaults().items():
         if name in preset.parameters and name not in values:
             values[name] = value
@@ -277,9 +284,9 @@ def _launch(args: argparse.Namespace, script_args: list[str] | None) -> int:
     _, errors = preset.check_values({**values, **placeholder})
     if errors:
         raise ParameterError(errors)
-    api, default_ns = kube_client(args.kubeconfig, args.context)
+    api, default_ns = kube_client(args.kubeconfig, args.context, read_only=bool(refusal))
     namespace = args.namespace or default_ns
-    first = plan(preset, {**values, **placeholder}, namespace, api, read_only=args.read_only)
+    first = plan(preset, {**values, **placeholder}, namespace, api, read_only=bool(refusal))
 
     if args.dry_run:
         for line in first.lines():
@@ -287,14 +294,13 @@ def _launch(args: argparse.Namespace, script_args: list[str] | None) -> int:
         if building:
             print(f"note: the image would be built from {args.from_dir} on {base} and pushed to {args.registry}; "
                   "the dry run uses a placeholder image")
-        if args.read_only:
-            print("read-only: no dry run sent")
-            return 0
+        if refusal:
+            # A server-side dry run is a write request with dryRun set: a read-only client never sends one.
+            raise LaunchError(f"read-only ({refusal}): the plan above was read from the cluster; "
+                              "the server-side dry run was not sent")
         accepted = dry_run(first)
         print(f"dry run: the server accepts all {len(accepted)} object(s); nothing was created")
         return 0
-    if args.read_only:
-        raise LaunchError("read-only mode: refusing to create anything (nothing was sent to the cluster)")
 
     if building:
         import docker

@@ -364,7 +364,9 @@ def test_cli_dry_run_and_a_plain_launch(demo_cluster, kube_admin, unique_name, c
         "kubeflow.org", "v1beta1", "team-nlp", "experiments", unique_name[:40])
     assert exp["spec"]["algorithm"]["algorithmName"] == "random"
     assert launch_main(["pytorch-train", *common, "--context", "no-such-context"]) == 1
-    assert "error: cannot load kubeconfig" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "error: context 'no-such-context' is not in the kubeconfig" in err
+    assert "known contexts: cockpit-demo, cockpit-demo-viewer" in err
 
 
 def test_cli_takes_the_contexts_defaults_from_the_config(demo_cluster, kube_admin, unique_name, tmp_path,

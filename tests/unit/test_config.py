@@ -246,14 +246,18 @@ def test_yaml_syntax_error_names_line_and_gives_defaults(tmp_path):
     settings, problems = load_settings(path, env={"COCKPIT_THEME": "from-env"})
     assert len(problems) == 1
     assert problems[0].file == str(path) and problems[0].line is not None and problems[0].line >= 2
-    assert settings == dataclasses.replace(Settings(), theme="from-env")
+    # Unparseable: nothing in the file can be trusted, read_only included, so the cockpit fails closed.
+    assert settings == dataclasses.replace(Settings(), theme="from-env", read_only=True,
+                                           read_only_reason=f"read-only because of {problems[0]}")
+    assert f"{path}:{problems[0].line}" in settings.read_only_reason
 
 
 def test_top_level_must_be_a_mapping(tmp_path):
     path = write(tmp_path, "- theme\n- dark\n")
     settings, problems = load_settings(path, env={})
     assert [(p.line, p.field) for p in problems] == [(1, "")]
-    assert settings == Settings()
+    assert settings == dataclasses.replace(Settings(), read_only=True, read_only_reason=settings.read_only_reason)
+    assert settings.read_only_reason.startswith(f"read-only because of {path}:1")
 
 
 def test_duplicate_key_is_reported(tmp_path):
@@ -267,7 +271,7 @@ def test_unsafe_yaml_tag_is_a_problem_not_a_crash(tmp_path):
     path = write(tmp_path, "theme: !!python/object:os.system ls\n")
     settings, problems = load_settings(path, env={})
     assert len(problems) == 1 and problems[0].line == 1
-    assert settings == Settings()
+    assert settings == dataclasses.replace(Settings(), read_only=True, read_only_reason=settings.read_only_reason)
 
 
 # --- contexts ------------------------------------------------------------------------------------
@@ -353,7 +357,7 @@ def _leaf_paths(cls: type, prefix: str) -> set[str]:
 
 def test_keys_table_covers_every_setting():
     paths = {k.path for k in KEYS}
-    top = _leaf_paths(Settings, "") - {"contexts", "keys"}
+    top = _leaf_paths(Settings, "") - {"contexts", "keys", "read_only_reason", "config_file"}
     per_context = _leaf_paths(ContextDefaults, "contexts.<name>.")
     assert top | per_context | {"keys.<binding_id>"} == paths
     assert all(k.description and len(k.description.splitlines()) == 1 for k in KEYS)
@@ -369,3 +373,51 @@ def test_keys_table_shows_defaults_and_env():
     for key in KEYS:
         assert key.path in plain and f"`{key.path}`" in markdown
     assert "COCKPIT_CONFIG" in plain and "COCKPIT_CONFIG" in markdown
+
+
+# --- fail closed: never writable because of a typo -------------------------------------------------
+
+
+@pytest.mark.parametrize("text, field, line", [
+    ('read_only: "yes"\n', "read_only", 1),
+    ("read_only: 1\n", "read_only", 1),
+    ("read_only:\n", "read_only", 1),
+    ("theme: cockpit-dark\nreadonly: true\n", "readonly", 2),
+    ("read-only: true\n", "read-only", 1),
+    ("contexts: 5\n", "contexts", 1),
+    ("contexts:\n  lab: [a]\n", "contexts.lab", 2),
+    ("contexts:\n  lab:\n    read_only: \"true\"\n", "contexts.lab.read_only", 3),
+    ("contexts:\n  lab:\n    readonly: true\n", "contexts.lab.readonly", 3),
+    ("read_only: false\nread_only: true\n", "read_only", 2),
+])
+def test_a_doubtful_read_only_makes_the_cockpit_read_only(tmp_path, text, field, line):
+    path = write(tmp_path, text)
+    settings, problems = load_settings(path, env={})
+    assert settings.read_only and settings.for_context("lab").read_only and settings.for_context("other").read_only
+    closing = [p for p in problems if p.forces_read_only]
+    assert [(p.field, p.line) for p in closing] == [(field, line)]
+    assert settings.read_only_reason == f"read-only because of {closing[0]}"
+    assert f"{path}:{line}" in settings.read_only_reason
+
+
+@pytest.mark.parametrize("text", ["theme: 3\n", "contexts:\n  lab:\n    namespace: 3\n", "repaint_hz: fast\n",
+                                  "themes: dark\n"])
+def test_other_mistakes_keep_the_cockpit_writable(tmp_path, text):
+    settings, problems = load_settings(write(tmp_path, text), env={})
+    assert problems and not settings.read_only and settings.read_only_reason == ""
+
+
+def test_an_unreadable_config_file_makes_the_cockpit_read_only(tmp_path):
+    path = tmp_path / "config.yaml"
+    path.write_bytes(b"read_only: false\n\xff\xfe")
+    settings, problems = load_settings(path, env={})
+    assert settings.read_only and str(path) in settings.read_only_reason
+
+
+@pytest.mark.parametrize("value, read_only", [("maybe", True), ("1", True), ("yes", True), ("0", False),
+                                              ("false", False)])
+def test_the_environment_switch_fails_closed(tmp_path, value, read_only):
+    settings, problems = load_settings(tmp_path / "none.yaml", env={"COCKPIT_READ_ONLY": value})
+    assert settings.read_only is read_only
+    if value == "maybe":
+        assert "COCKPIT_READ_ONLY" in settings.read_only_reason
