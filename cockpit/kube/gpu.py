@@ -23,6 +23,7 @@ __all__ = [
     "Pool",
     "PoolAllocation",
     "PoolTotal",
+    "ProductFree",
     "allocate",
     "allocate_from_index",
     "gpu_requests",
@@ -30,6 +31,9 @@ __all__ = [
     "is_mig_resource",
     "node_gpu_info",
     "node_ready",
+    "node_schedulable",
+    "free_by_product",
+    "blocking_taints",
     "pod_counts_for_node",
     "pod_key",
     "pod_requests",
@@ -251,6 +255,96 @@ def node_gpu_info(
     )
 
 
+# --- schedulability ---------------------------------------------------------------------------
+#
+# "Free" in the cockpit means free for a new pod: GPUs not requested by any running pod, on a
+# node that is Ready and not cordoned. A node whose NoSchedule/NoExecute taint the pod does not
+# tolerate takes nothing new either, so its GPUs are counted apart ("on tainted nodes") instead
+# of being offered as free. PreferNoSchedule only steers the scheduler and is not a block. The
+# GPU pane's totals, the launch form's product list and `cockpit launch` all use these.
+
+_BLOCKING_EFFECTS = ("NoSchedule", "NoExecute")
+# The taint the node controller puts on a cordoned node: already counted as "cordoned".
+_CORDON_TAINT = "node.kubernetes.io/unschedulable"
+
+
+def blocking_taints(gpu: NodeGpu) -> tuple[str, ...]:
+    """The node's taints (as "key=value:Effect") that keep an untolerating pod off it."""
+    return tuple(t for t in gpu.taints
+                 if t.rsplit(":", 1)[-1] in _BLOCKING_EFFECTS and not t.startswith(_CORDON_TAINT))
+
+
+def _split_taint(text: str) -> tuple[str, str | None, str | None]:
+    """"key[=value][:Effect]" -> (key, value or None, effect or None)."""
+    body, _, effect = text.partition(":")
+    key, eq, value = body.partition("=")
+    return key, (value if eq else None), (effect or None)
+
+
+def _tolerated(taint: str, tolerations: Iterable[str]) -> bool:
+    key, value, effect = _split_taint(taint)
+    for t in tolerations:
+        tkey, tvalue, teffect = _split_taint(t.strip())
+        # A toleration without a value tolerates every value (operator Exists); one without an
+        # effect, every effect.
+        if tkey == key and tvalue in (None, value) and teffect in (None, effect):
+            return True
+    return False
+
+
+def node_schedulable(gpu: NodeGpu, tolerations: Iterable[str] = ()) -> bool:
+    """Whether a new pod tolerating `tolerations` can be placed on the node."""
+    if not gpu.ready or gpu.cordoned:
+        return False
+    tolerations = tuple(tolerations)
+    return all(_tolerated(t, tolerations) for t in blocking_taints(gpu))
+
+
+@dataclass(slots=True)
+class ProductFree:
+    """Free whole GPUs of one product, for a new pod (see "schedulability" above)."""
+
+    product: str
+    free: float | None = 0.0  # on schedulable nodes; None when allocation is unknown
+    tainted: float | None = 0.0  # on Ready, uncordoned nodes whose taint the pod must tolerate
+    nodes: int = 0
+
+    def label(self) -> str:
+        if self.free is None:
+            return "free unknown"
+        text = f"{self.free:g} free"
+        if self.tainted:
+            text += f", {self.tainted:g} more on tainted nodes"
+        return text
+
+
+def _plus(a: float | None, b: float | None) -> float | None:
+    return None if a is None or b is None else a + b
+
+
+def free_by_product(allocs: Iterable[NodeAllocation], tolerations: Iterable[str] = ()) -> list[ProductFree]:
+    """Per GPU product (whole-GPU pools, MIG slices left out), sorted by product name."""
+    tolerations = tuple(tolerations)
+    out: dict[str, ProductFree] = {}
+    for alloc in allocs:
+        g = alloc.gpu
+        if not g.product:
+            continue
+        whole = [p for p in alloc.pools.values() if not p.is_mig]
+        if not whole:
+            continue
+        entry = out.setdefault(g.product, ProductFree(g.product))
+        entry.nodes += 1
+        free: float | None = 0.0
+        for p in whole:
+            free = _plus(free, p.free)
+        if node_schedulable(g, tolerations):
+            entry.free = _plus(entry.free, free)
+        elif g.ready and not g.cordoned:
+            entry.tainted = _plus(entry.tainted, free)
+    return [out[k] for k in sorted(out)]
+
+
 # --- incremental per-pod index ----------------------------------------------------------------
 
 
@@ -415,6 +509,8 @@ class PoolTotal:
     physical: float | None = None  # only when some node shares this pool
     # allocatable on nodes that are cordoned or not Ready
     unavailable: float = 0.0
+    # free for a new pod without tolerations: on nodes where `node_schedulable` holds
+    schedulable_free: float | None = 0.0
 
     @property
     def free(self) -> float | None:
@@ -485,6 +581,8 @@ def add_to_totals(totals: dict[tuple[str, str], PoolTotal], alloc: NodeAllocatio
             total.physical = (total.physical or 0.0) + pa.physical
         if unavailable:
             total.unavailable += pa.allocatable
+        if node_schedulable(info):
+            total.schedulable_free = _plus(total.schedulable_free, pa.free)
 
 
 def allocate(

@@ -107,7 +107,9 @@ def totals(allocs: Iterable[NodeAllocation]) -> list[PoolTotal]:
     return [out[k] for k in sorted(out)]
 
 
-def totals_line(allocs: Iterable[NodeAllocation]) -> str:
+def totals_parts(allocs: Iterable[NodeAllocation]) -> list[str]:
+    """One entry per (product, pool): used/allocatable, and what a new pod could still get
+    (`free`: on Ready, uncordoned, untainted nodes, as `gpu.node_schedulable` decides)."""
     parts = []
     for t in totals(allocs):
         used = "?" if t.allocated is None else _n(t.allocated)
@@ -115,7 +117,13 @@ def totals_line(allocs: Iterable[NodeAllocation]) -> str:
         text = f"{short_product(t.product)} {pool} {used}/{_n(t.allocatable)}"
         if t.physical is not None:
             text += f" ({_n(t.physical)} GPU)"
+        text += ", ? free" if t.schedulable_free is None else f", {_n(t.schedulable_free)} free"
         if t.unavailable:
             text += f" [{_n(t.unavailable)} unavailable]"
         parts.append(text)
-    return " · ".join(parts) if parts else "no GPU nodes"
+    return parts
+
+
+def totals_line(allocs: Iterable[NodeAllocation]) -> str:
+    """The totals as one text; the pane bar lets it wrap, so every product stays visible."""
+    return " · ".join(totals_parts(allocs)) or "no GPU nodes"
