@@ -114,6 +114,15 @@ class Kubeconfig:
     def path_string(self) -> str:
         return os.pathsep.join(str(f) for f in self.files)
 
+    def unknown_context(self, name: str) -> str | None:
+        """Why `name` cannot be used (it is not defined), listing the contexts that are; None
+        when it is defined. A mistyped context must never fall back to another one."""
+        if name in self.contexts:
+            return None
+        known = ", ".join(sorted(self.contexts)) or "none"
+        where = self.path_string or "no kubeconfig file found"
+        return f"no context named {name!r} in {where}; known contexts: {known}"
+
 
 def _first_line(e: Exception) -> str:
     return str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
