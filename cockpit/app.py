@@ -70,7 +70,7 @@ class CockpitApp(ClusterActions, App):
     CSS = """
     Screen { layout: vertical; }
     #topbar { height: 1; background: $panel; color: $foreground; padding: 0 1; }
-    #panebar { height: 1; background: $boost; color: $text-muted; padding: 0 1; }
+    #panebar { height: auto; max-height: 4; background: $boost; color: $text-muted; padding: 0 1; }
     #prompt { dock: bottom; height: 1; border: none; padding: 0 1; display: none; background: $panel; }
     #prompt.visible { display: block; }
     #prompt:focus { border: none; }
@@ -665,10 +665,11 @@ class CockpitApp(ClusterActions, App):
             self.set_namespace(None if args[0] in ("all", "-A", "*") else args[0])
             return
         if head in ("ctx", "context", "contexts") and args:
-            if args[0] in self.kubeconfig.contexts:
+            why = self.kubeconfig.unknown_context(args[0])
+            if why is None:
                 self.connect(args[0])
             else:
-                self.notify(f"no context named {clean(args[0])}", severity="error")
+                self.notify(clean(why, 300), severity="error", markup=False, timeout=8)
             return
         if head == "theme":
             if not args:
@@ -821,6 +822,7 @@ class _WorkerStop:
 
 def run_app(args) -> int:
     import dataclasses
+    import sys
     import signal
 
     settings, problems = load_settings()
@@ -828,10 +830,11 @@ def run_app(args) -> int:
         settings = dataclasses.replace(settings, theme=args.theme)
     kubeconfig = Kubeconfig.load(args.kubeconfig)
     context = args.context
-    if context and context not in kubeconfig.contexts:
-        kubeconfig.problems.append(ConnectionProblem(f"context {context!r} not found", kubeconfig.path_string,
-                                                     context))
-        context = None
+    if context and kubeconfig.unknown_context(context):
+        # Refused before the UI opens: connecting to the current context instead could land
+        # a mistyped `--context` on the admin one.
+        print(f"error: {kubeconfig.unknown_context(context)}", file=sys.stderr)
+        return 2
     ctx_settings = settings.for_context(context or kubeconfig.current)
     namespace = None if args.all_namespaces else (args.namespace or ctx_settings.namespace or None)
     app = CockpitApp(kubeconfig, context=context, namespace=namespace, read_only=args.read_only,
