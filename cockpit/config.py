@@ -231,9 +231,12 @@ def read_located_yaml(text: str) -> LocatedYaml:
         raise YamlSyntaxError(mark.line + 1 if mark else None, _yaml_message(e)) from None
     except yaml.YAMLError as e:
         raise YamlSyntaxError(None, str(e)) from None
+    except RecursionError:
+        raise YamlSyntaxError(None, "invalid YAML: nested too deeply") from None
     doc = LocatedYaml(None)
     if root is None:
         return doc
+    _check_aliases(root)
     doc.lines[()] = root.start_mark.line + 1
     constructor = SafeConstructor()
     doc.data = _located(root, (), doc, constructor)
