@@ -44,6 +44,11 @@ class ExecError(Exception):
         self.status = status  # the HTTP status of a refused handshake (403, 404, ...), if any
 
 
+class SessionHungUp(Exception):
+    """The session was cut from this side: the local terminal went away, or the process was told
+    to end (`ExecSession.hang_up`). The remote side's connection is closed, so its shell ends."""
+
+
 def shell_command() -> list[str]:
     """The command of an interactive session: bash if the container has it, else sh."""
     return ["sh", "-c", SHELL_PROBE]
@@ -178,11 +183,21 @@ class ExecSession:
         self.container = container
         self.command = list(command) if command else shell_command()
         self.sent_sizes: list[tuple[int, int]] = []  # (cols, rows) sent on the resize channel
+        self.hung_up = False
+        self._wake_w = -1
+
+    def hang_up(self) -> None:
+        """End the session from any thread or a signal handler: `run_interactive` closes the
+        connection and raises SessionHungUp."""
+        self.hung_up = True
+        with contextlib.suppress(OSError):
+            os.write(self._wake_w, b"h")
 
     def run_interactive(self, stdin_fd: int = 0, stdout_fd: int = 1) -> int:
         """Connect the local terminal to the container until the remote side closes; returns
         the command's exit status. Raises ExecError when the exec cannot start (forbidden, pod
-        or container gone, no such command) or ends without a status.
+        or container gone, no such command) or ends without a status, and SessionHungUp when the
+        local terminal goes away (end of file on a tty) or `hang_up` is called.
 
         The local terminal is in raw mode for the session (every key, ctrl-c included, goes to
         the container) and is restored however the session ends."""
@@ -194,6 +209,7 @@ class ExecSession:
             tty.setraw(stdin_fd, termios.TCSADRAIN)
         wake_r, wake_w = os.pipe()
         os.set_blocking(wake_w, False)
+        self._wake_w = wake_w
         previous_handler = None
         on_main = threading.current_thread() is threading.main_thread()
         if on_main:
@@ -202,17 +218,22 @@ class ExecSession:
                     os.write(wake_w, b"w")
             previous_handler = signal.signal(signal.SIGWINCH, on_winch)
         try:
-            return self._pump(ws, stdin_fd, stdout_fd, wake_r, poll_size=not on_main)
+            if self.hung_up:  # asked to end while the connection was being opened
+                raise SessionHungUp("the session was ended")
+            return self._pump(ws, stdin_fd, stdout_fd, wake_r, poll_size=not on_main, on_tty=saved is not None)
         finally:
+            self._wake_w = -1
             if on_main:
                 signal.signal(signal.SIGWINCH, previous_handler or signal.SIG_DFL)
             if saved is not None:
+                # TCSANOW when hung up: draining output to a terminal that is gone could wait forever.
                 with contextlib.suppress(termios.error):
-                    termios.tcsetattr(stdin_fd, termios.TCSADRAIN, saved)
+                    termios.tcsetattr(stdin_fd, termios.TCSANOW if self.hung_up else termios.TCSADRAIN, saved)
             os.close(wake_r)
             os.close(wake_w)
             with contextlib.suppress(Exception):
-                ws.close()
+                # Hung up: no waiting for the server's close frame; the process may be ending.
+                ws.close(timeout=0.2) if self.hung_up else ws.close()
 
     def _send_size(self, ws, size: tuple[int, int] | None) -> None:
         if size is None or (self.sent_sizes and self.sent_sizes[-1] == size):
@@ -221,7 +242,7 @@ class ExecSession:
         ws.write_channel(RESIZE, json.dumps({"Width": cols, "Height": rows}).encode())
         self.sent_sizes.append(size)
 
-    def _pump(self, ws, stdin_fd: int, stdout_fd: int, wake_r: int, *, poll_size: bool) -> int:
+    def _pump(self, ws, stdin_fd: int, stdout_fd: int, wake_r: int, *, poll_size: bool, on_tty: bool) -> int:
         from websocket import WebSocketConnectionClosedException
 
         self._send_size(ws, _terminal_size(stdout_fd, stdin_fd))
@@ -237,11 +258,20 @@ class ExecSession:
             if wake_r in ready:
                 with contextlib.suppress(BlockingIOError):
                     os.read(wake_r, 64)
+            if self.hung_up:
+                raise SessionHungUp("the session was ended")
             if wake_r in ready or poll_size:
                 with contextlib.suppress(WebSocketConnectionClosedException, OSError):
                     self._send_size(ws, _terminal_size(stdout_fd, stdin_fd))
             if stdin_fd in ready:
-                data = os.read(stdin_fd, 65536)
+                try:
+                    data = os.read(stdin_fd, 65536)
+                except OSError:  # EIO: the terminal hung up
+                    data = b""
+                if not data and on_tty:
+                    # A terminal only ends when it goes away (raw mode: ctrl-d is a byte).
+                    self.hung_up = True
+                    raise SessionHungUp("the terminal went away")
                 if data:
                     with contextlib.suppress(WebSocketConnectionClosedException, OSError):
                         ws.write_channel(STDIN, data)

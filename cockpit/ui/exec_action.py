@@ -6,6 +6,10 @@ gives the terminal back in its original mode, and restarts the driver on exit), 
 nothing is lost by that: informer threads keep batching changes into the hub and the UI drains
 them when it resumes. The same thread is also the main thread, which lets the session install
 its SIGWINCH handler for terminal resizes.
+
+While the session runs the event loop cannot act on a hang-up, so the process's shutdown (see
+`cockpit.hangup`) ends the session itself. A session cut that way leaves the `with` block by an
+exception: Textual then does not take the terminal back (it may be gone), and the app exits.
 """
 
 from __future__ import annotations
@@ -14,7 +18,8 @@ import sys
 
 from textual.app import App, SuspendNotSupported
 
-from cockpit.kube.exec import ExecError, ExecSession
+from cockpit import hangup
+from cockpit.kube.exec import ExecError, ExecSession, SessionHungUp
 from cockpit.kube.text import clean
 
 
@@ -31,6 +36,8 @@ def exec_into(app: App, api, namespace: str, pod: str, container: str,
     where = f"{clean(namespace)}/{clean(pod)}"
     status: int | None = None
     error = ""
+    shutdown = hangup.installed()
+    stop_watching = shutdown.on_stop(session.hang_up) if shutdown else None
     try:
         with app.suspend():
             # The terminal Textual drew on: its driver writes to stderr, the user may redirect stdout.
@@ -46,6 +53,15 @@ def exec_into(app: App, api, namespace: str, pod: str, container: str,
     except SuspendNotSupported:
         app.notify("exec needs a real terminal; this one cannot hand over", severity="error", timeout=6)
         return None
+    except SessionHungUp:
+        # The terminal is gone or the process is ending: nothing to show, nobody to show it to.
+        if shutdown:
+            shutdown.trigger(hangup.TERMINAL_GONE)
+        app.exit()
+        return None
+    finally:
+        if stop_watching:
+            stop_watching()
     if error:
         app.notify(f"exec into {where} failed: {error}", severity="error", timeout=8)
     elif status == 0:
