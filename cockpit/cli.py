@@ -64,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("presets", help="list, show and validate launch presets (cockpit presets --help)")
     sub.add_parser("launch", help="launch a preset: GPU Job, multi-node DDP, dev box, Argo, Katib "
                                   "(cockpit launch --help)")
+    sub.add_parser("doctor", help="is this cluster ready for GPU experiments? (cockpit doctor --help)")
     return p
 
 
@@ -75,7 +76,7 @@ def _split_subcommand(argv: list[str]) -> tuple[list[str], str | None, list[str]
     i = 0
     while i < len(argv):
         a = argv[i]
-        if a in ("presets", "launch"):
+        if a in ("presets", "launch", "doctor"):
             return argv[:i], a, argv[i + 1:]
         i += 2 if a in _GLOBAL_WITH_VALUE else 1
         if not a.startswith("-"):
@@ -90,6 +91,13 @@ def main(argv: list[str] | None = None) -> int:
         from cockpit.launch.cli import presets_main
 
         return presets_main(rest)
+    if sub_cmd == "doctor":
+        from cockpit.doctor.cli import doctor_main
+
+        g = build_parser().parse_args(before)  # global flags before `doctor` count too
+        forward = ((["--kubeconfig", str(g.kubeconfig)] if g.kubeconfig else [])
+                   + (["--context", g.context] if g.context else []) + (["-n", g.namespace] if g.namespace else []))
+        return doctor_main(forward + rest)
     if sub_cmd == "launch":
         from cockpit.launch.cli import launch_main
 
