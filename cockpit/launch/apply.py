@@ -212,6 +212,66 @@ def _get(api_client: Any, info: ResourceInfo, namespace: str | None, name: str) 
         raise _unreachable(e) from None
 
 
+PRODUCT_LABEL = "nvidia.com/gpu.product"
+
+
+def _pod_specs_with_product(obj: Any) -> Iterator[tuple[str, list[str]]]:
+    """(GPU product asked for by a nodeSelector, that pod spec's tolerations as "key=value:Effect")
+    for every pod spec or template anywhere in a manifest (Job, Workflow, Experiment, ...)."""
+    if isinstance(obj, Mapping):
+        selector = obj.get("nodeSelector")
+        if isinstance(selector, Mapping) and selector.get(PRODUCT_LABEL) not in (None, ""):
+            tolerations = []
+            for t in obj.get("tolerations") or ():
+                if isinstance(t, Mapping) and t.get("key"):
+                    text = str(t["key"]) + (f"={t['value']}" if t.get("value") else "")
+                    tolerations.append(text + (f":{t['effect']}" if t.get("effect") else ""))
+            yield str(selector[PRODUCT_LABEL]), tolerations
+        for value in obj.values():
+            yield from _pod_specs_with_product(value)
+    elif isinstance(obj, list):
+        for value in obj:
+            yield from _pod_specs_with_product(value)
+
+
+def _list_nodes(api_client: Any, selector: str) -> list[dict] | None:
+    """Nodes matching a label selector; None when not allowed to list nodes."""
+    try:
+        found = _call(api_client, "GET", "/api/v1/nodes", query=[("labelSelector", selector)])
+    except Exception as e:  # noqa: BLE001
+        if not _is_api_exception(e):
+            raise _unreachable(e) from None
+        if _status(e) == 403:
+            return None
+        raise LaunchError(f"cannot list nodes ({selector}): {_api_error_text(e)}") from None
+    return list((found or {}).get("items") or [])
+
+
+def check_gpu_products(manifests: list[dict], api_client: Any, notes: list[str]) -> None:
+    """A GPU product no node has makes a pod that never schedules, and the server's dry run
+    accepts it: refuse it here. When every node of the product is cordoned, NotReady or tainted
+    against the pod, say so (the pod would wait). Same `node_schedulable` as the GPU pane."""
+    from cockpit.kube.gpu import node_gpu_info, node_schedulable
+
+    wanted: dict[str, list[str]] = {}
+    for manifest in manifests:
+        for product, tolerations in _pod_specs_with_product(manifest):
+            wanted.setdefault(product, tolerations)
+    for product, tolerations in sorted(wanted.items()):
+        nodes = _list_nodes(api_client, f"{PRODUCT_LABEL}={product}")
+        if nodes is None:
+            notes.append(f"not allowed to list nodes; GPU product {product} not checked")
+            continue
+        if not nodes:
+            offered = sorted({str(((n.get("metadata") or {}).get("labels") or {}).get(PRODUCT_LABEL, ""))
+                              for n in _list_nodes(api_client, PRODUCT_LABEL) or ()} - {""})
+            raise LaunchError(f"gpu_product: no node has GPU product {product!r} ({PRODUCT_LABEL}); "
+                              f"the cluster has: {', '.join(offered) or 'none'}")
+        if not any(node_schedulable(node_gpu_info(n), tolerations) for n in nodes):
+            notes.append(f"every node with {product} is cordoned, NotReady or tainted against this pod: "
+                         "it waits until one takes pods")
+
+
 def plan(preset: Preset, values: Mapping[str, Any], namespace: str, api_client: Any, *,
          read_only: bool = False, now: dt.datetime | None = None) -> LaunchPlan:
     """Render `preset` and find out, with GETs only, what must be created.
@@ -223,6 +283,7 @@ def plan(preset: Preset, values: Mapping[str, Any], namespace: str, api_client: 
     manifests = preset.render_context(context)
     objects: list[PlannedObject] = []
     notes: list[str] = []
+    check_gpu_products(manifests, api_client, notes)
     ns_info = discover(api_client, "v1", "Namespace")
     try:
         ns_obj = _get(api_client, ns_info, None, namespace)
