@@ -52,6 +52,9 @@ class ClusterActions:
         return view.kind_id if view.id not in self.views else view.id
 
     def check_action(self, action: str, parameters) -> bool | None:
+        if action == "command_palette":
+            # A screen that binds the palette's key (the launch form's ctrl+p preview) keeps it.
+            return not self.screen._bindings.key_to_bindings.get(self.COMMAND_PALETTE_BINDING)
         if action not in MUTATING_ACTIONS:
             return True
         if self.read_only:
@@ -64,16 +67,39 @@ class ClusterActions:
         return None if allowed is False else True
 
     def on_key(self, event) -> None:
-        # A mutating key in read-only mode: its binding is hidden, and this says why nothing happens.
-        if self.read_only and event.key in self._mutating_keys():
+        # A refused mutating key: read-only hides its binding and RBAC greys it out; either
+        # way this says why nothing happens.
+        action = self._mutating_keys().get(event.key)
+        if action is None or self.screen is not self.screen_stack[0] or self._prompt_mode:
+            return
+        if self.read_only:
             event.stop()
             self.notify("read-only: this cockpit changes nothing in the cluster", severity="warning", timeout=3)
+            return
+        why = self._forbidden(action)
+        if why:
+            event.stop()
+            self.notify(why, severity="warning", timeout=5)
 
-    def _mutating_keys(self) -> set[str]:
-        keys: set[str] = set()
+    def _forbidden(self, action: str) -> str:
+        """Why RBAC refuses `action` on this pane, or "" when it does not."""
+        panes = MUTATING_ACTIONS.get(action)
+        if panes is not None and self._pane_kind() not in panes:
+            return ""
+        verb, resource = self._NEEDS.get(action, ("", None))
+        resource = resource or self._pane_kind()
+        if not verb or self.permissions.get((verb, resource)) is not False:
+            return ""
+        where = f"namespace {self.namespace}" if self.namespace else "all namespaces"
+        return f"forbidden: context {clean(self.context or '-', 60)} may not {verb} {resource} in {where} (RBAC)"
+
+    def _mutating_keys(self) -> dict[str, str]:
+        """Key -> action name for every binding that changes the cluster."""
+        keys: dict[str, str] = {}
         for b in self.BINDINGS:
-            if isinstance(b, Binding) and b.action.split("(", 1)[0] in MUTATING_ACTIONS:
-                keys.update(k.strip() for k in b.key.split(","))
+            action = b.action.split("(", 1)[0] if isinstance(b, Binding) else ""
+            if action in MUTATING_ACTIONS:
+                keys.update({k.strip(): action for k in b.key.split(",")})
         return keys
 
     @work(thread=True, group="permissions", exit_on_error=False)
@@ -271,15 +297,14 @@ class ClusterActions:
             return
         from cockpit.ui.screens.launch import LaunchScreen
 
-        offer: dict[str, float] = {}
-        for alloc in self.hub.gpu.all_allocations():
-            for pool in alloc.pools.values():
-                if not pool.is_mig and alloc.gpu.product:
-                    offer[alloc.gpu.product] = offer.get(alloc.gpu.product, 0) + (pool.free or 0)
+        from cockpit.kube.gpu import free_by_product
+
+        # Free as the GPU pane counts it: only nodes a new pod can land on.
+        offer = free_by_product(self.hub.gpu.all_allocations())
         ctx = self.settings.for_context(self.context or "")
         defaults = ctx.preset_defaults()
         self.push_screen(LaunchScreen(self.hub.api, namespace=self.namespace or ctx.namespace or "default",
-                                      gpu_offer=sorted(offer.items()), read_only=self.read_only,
+                                      gpu_offer=offer, read_only=self.read_only,
                                       on_created=self._launched, registry=ctx.registry, defaults=defaults))
 
     def _launched(self, result) -> None:

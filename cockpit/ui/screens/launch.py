@@ -43,7 +43,7 @@ class LaunchScreen(Screen):
     LaunchScreen #status { height: auto; max-height: 8; background: $boost; padding: 0 1; }
     """
 
-    def __init__(self, api, *, namespace: str, gpu_offer: list[tuple[str, float]], read_only: bool,
+    def __init__(self, api, *, namespace: str, gpu_offer: list, read_only: bool,
                  on_created: Callable[[Any], None], registry: str = "", library=None,
                  defaults: dict[str, Any] | None = None):
         super().__init__()
@@ -52,7 +52,7 @@ class LaunchScreen(Screen):
         self.watcher = None
         self.api = api
         self.namespace = namespace or "default"
-        self.gpu_offer = gpu_offer  # (product, free GPUs) from the live GPU pane
+        self.gpu_offer = gpu_offer  # gpu.ProductFree per product, from the live GPU pane
         self.read_only = read_only
         self.on_created = on_created
         self.default_registry = registry
@@ -65,7 +65,8 @@ class LaunchScreen(Screen):
         yield OptionList(id="presets")
         yield VerticalScroll(id="form")
         yield Static("", id="status")
-        yield Footer()
+        # ctrl+p is this screen's preview, not the command palette: the footer offers it once.
+        yield Footer(show_command_palette=False)
 
     def on_mount(self) -> None:
         self._load_library()
@@ -119,8 +120,11 @@ class LaunchScreen(Screen):
             value = self.context_defaults.get(name, param.default)
             default = "" if value is None else _as_text(value)
             if name == "gpu_product" and self.gpu_offer:
-                options = [(f"{p}  ({free:g} free)", p) for p, free in self.gpu_offer]
-                widget = Select(options, prompt="any GPU product", id="f-gpu_product", allow_blank=True)
+                # Only products some node has; the blank choice ("any") puts no nodeSelector in.
+                options = [(f"{o.product}  ({o.label()})", o.product) for o in self.gpu_offer]
+                offered = {o.product for o in self.gpu_offer}
+                widget = Select(options, prompt="any GPU product", id="f-gpu_product", allow_blank=True,
+                                value=default if default in offered else Select.NULL)
             else:
                 widget = Input(default, id=f"f-{name}", placeholder=param.describe_type())
             rows.append((name, widget, clean(param.description or param.describe_type(), 200)))
@@ -145,7 +149,8 @@ class LaunchScreen(Screen):
             widget = self.query_one(f"#f-{name}")
             value = widget.value
             if isinstance(widget, Select):
-                value = "" if value in (Select.BLANK, None) else str(value)
+                # Textual's "nothing chosen" is Select.NULL (not a product): no value at all.
+                value = "" if widget.is_blank() or value is None else str(value)
             if value != "":
                 raw[name] = value
         for name in LOCAL_FIELDS:
@@ -159,6 +164,9 @@ class LaunchScreen(Screen):
             return None
         ns, raw, _ = self._values()
         values, errors = self.preset.check_values(raw)
+        product = raw.get("gpu_product")
+        if product and self.gpu_offer and product not in {o.product for o in self.gpu_offer}:
+            errors = {**errors, "gpu_product": f"no node offers GPU product {clean(str(product), 80)}"}
         self.errors = errors
         for name in ("namespace", *self.preset.parameters):
             found = self.query(f"#e-{name}")
@@ -167,7 +175,8 @@ class LaunchScreen(Screen):
         return None if errors else values
 
     @on(Input.Changed)
-    def _changed(self, event: Input.Changed) -> None:
+    @on(Select.Changed)
+    def _changed(self, event) -> None:
         if self.preset is not None:
             self._validate()
 
