@@ -682,6 +682,11 @@ class CockpitApp(ClusterActions, App):
         if head in ("pf", "portforwards", "port-forwards"):
             self.open_forwards()
             return
+        if head == "doctor":
+            from cockpit.ui.screens.doctor import DoctorScreen
+
+            self.push_screen(DoctorScreen(self.kubeconfig, self.context, self.namespace, self.settings))
+            return
         if head == "idle":
             self.open_idle()
             return
