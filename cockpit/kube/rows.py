@@ -336,7 +336,7 @@ JOB_COLUMNS: tuple[Column, ...] = (
     Column("AGE", 6, "right", priority=2),
 )
 _JOB_HINT = {"Complete": "done", "Failed": "error", "Suspended": "warn", "Running": "ok",
-             "Terminating": "warn"}  # fmt: skip
+             "Terminating": "warn", "Pending": "pending"}  # fmt: skip
 
 
 def job_status(job: Obj) -> str:
@@ -347,6 +347,11 @@ def job_status(job: Obj) -> str:
             return kind
     if (job.get("metadata") or {}).get("deletionTimestamp"):
         return "Terminating"
+    status = job.get("status") or {}
+    # Pods that exist but none is ready (unschedulable, pulling, initialising) are not running
+    # yet. `ready` is counted by the Job controller (1.29+); without it there is no telling.
+    if "ready" in status and _int(status.get("ready")) == 0 and not _int(status.get("succeeded")):
+        return "Pending"
     return "Running"
 
 
@@ -541,17 +546,19 @@ WORKFLOW_COLUMNS: tuple[Column, ...] = (
     Column("MESSAGE", 30, priority=4),
 )
 _WF_HINT = {"Succeeded": "done", "Running": "ok", "Pending": "pending", "Failed": "error",
-            "Error": "error", "Unknown": ""}  # fmt: skip
+            "Error": "error", "Unknown": "", "Suspended": "warn", "Stopping": "warn",
+            "Terminating": "warn"}  # fmt: skip
 
 
 def workflow_phase(wf: Obj) -> str:
     phase = str((wf.get("status") or {}).get("phase") or "Unknown")
     spec = wf.get("spec") or {}
     if phase == "Running":
+        # One word each, so the PHASE column never cuts them ("Running (Su…").
         if spec.get("shutdown"):
-            return f"Running ({spec['shutdown']})"
+            return {"Stop": "Stopping", "Terminate": "Terminating"}.get(str(spec["shutdown"]), "Stopping")
         if spec.get("suspend"):
-            return "Running (Suspended)"
+            return "Suspended"
     return phase
 
 

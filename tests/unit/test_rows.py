@@ -193,7 +193,9 @@ def test_workflow_rows() -> None:
     )  # fmt: skip
     assert row.status == "error" and row.sort[3] == 0.75
     assert rows.workflow_row(wfs["fresh-5n2lx"], NOW).cells[2] == "Unknown"
-    assert rows.workflow_row(wfs["whalesay-x7k2p"], NOW).cells[2] == "Running (Suspended)"
+    # One word: "Running (Suspended)" was cut to "Running (Su…" in the 12-cell PHASE column.
+    assert rows.workflow_row(wfs["whalesay-x7k2p"], NOW).cells[2] == "Suspended"
+    assert rows.workflow_row(wfs["whalesay-x7k2p"], NOW).status == "warn"
     assert rows.workflow_row(wfs["sweep-lr-9qz4t"], NOW).cells[3:5] == ("412/1000", "24h")
 
 
@@ -258,3 +260,21 @@ def test_cluster_layer_never_imports_textual() -> None:
         "assert 'textual' not in sys.modules, 'textual imported'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[2])
+
+
+def test_workflow_being_shut_down_says_so_in_one_word() -> None:
+    wf = load("workflows.yaml")["whalesay-x7k2p"]
+    for shutdown, phase in (("Stop", "Stopping"), ("Terminate", "Terminating")):
+        spec = {**wf["spec"], "shutdown": shutdown}
+        assert rows.workflow_row({**wf, "spec": spec}, NOW).cells[2] == phase
+
+
+def test_job_whose_pods_are_not_ready_is_pending_not_running() -> None:
+    job = load("jobs.yaml")["train-resnet"]
+    # the pod of a Job that the scheduler cannot place: active 1, ready 0 (was "Running 0/1")
+    pending = {**job, "status": {**job["status"], "active": 1, "ready": 0}}
+    row = rows.job_row(pending, NOW)
+    assert row.cells[2] == "Pending" and row.status == "pending"
+    assert rows.job_row(job, NOW).cells[2] == "Running"  # ready 1
+    without_ready = {**job, "status": {k: v for k, v in job["status"].items() if k != "ready"}}
+    assert rows.job_row(without_ready, NOW).cells[2] == "Running"  # no count: no claim
