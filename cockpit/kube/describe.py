@@ -3,6 +3,8 @@ the object's events, every string neutralised for the terminal. Blocking: call f
 
 from __future__ import annotations
 
+import time
+
 import orjson
 import yaml
 
@@ -51,7 +53,19 @@ def as_yaml(obj: dict) -> str:
     return yaml.safe_dump(_scrub(obj), sort_keys=False, allow_unicode=True, width=120)
 
 
-def describe_text(obj: dict, events: list[dict]) -> str:
+def event_age(e: dict, now: float | None = None) -> str:
+    """When an event was last seen, as kubectl describe says it ("3m", "2h5m"): a timestamp with
+    microseconds (eventTime) was cut to "2026-12-01T21:18:42.12…" in 25 cells."""
+    from cockpit.kube.rows import fmt_age, parse_time
+
+    when = parse_time(e.get("lastTimestamp") or (e.get("series") or {}).get("lastObservedTime")
+                      or e.get("eventTime") or e.get("firstTimestamp"))
+    if when is None:
+        return "-"
+    return fmt_age((time.time() if now is None else now) - when)
+
+
+def describe_text(obj: dict, events: list[dict], now: float | None = None) -> str:
     """A kubectl-describe-like summary: identity, labels, status conditions, the spec, events."""
     meta = obj.get("metadata") or {}
     lines = [f"Name:         {clean(meta.get('name'))}"]
@@ -87,10 +101,11 @@ def describe_text(obj: dict, events: list[dict]) -> str:
     lines.append("Events:")
     if not events:
         lines.append("  <none>")
+    else:
+        lines.append(f"  {'Type':<8}{'Reason':<22}{'Age':>6}  {'Count':<6}From: Message")
     for e in events[-50:]:
-        when = clean(e.get("lastTimestamp") or e.get("eventTime") or "", 25)
-        count = e.get("count") or 1
+        count = e.get("count") or (e.get("series") or {}).get("count") or 1
         src = clean((e.get("source") or {}).get("component") or e.get("reportingComponent") or "", 30)
-        lines.append(f"  {clean(e.get('type'), 8):<8}{clean(e.get('reason'), 24):<24}{when:<22}x{count:<4}{src}: "
-                     f"{clean(e.get('message'), 300)}")
+        lines.append(f"  {clean(e.get('type'), 8):<8}{clean(e.get('reason'), 21):<22}{event_age(e, now):>6}  "
+                     f"x{count:<5}{src}: {clean(e.get('message'), 300)}")
     return "\n".join(lines)
