@@ -16,6 +16,7 @@ from pathlib import Path
 import yaml
 
 from cockpit import USER_AGENT
+from cockpit.kube.text import clean
 
 IN_CLUSTER = "in-cluster"
 
@@ -35,8 +36,10 @@ class ConnectionProblem:
     context: str = ""
 
     def __str__(self) -> str:
+        # Shown in the top bar, the placeholder and toasts; the message may carry a credential
+        # plugin's stderr or a server's text, and file and context names come from files.
         where = ", ".join(p for p in (self.file and f"file {self.file}", self.context and f"context {self.context}") if p)
-        return f"{self.message} ({where})" if where else self.message
+        return clean(f"{self.message} ({where})" if where else self.message, 1000)
 
 
 def kubeconfig_files(explicit: Path | str | None = None, env: dict | None = None) -> list[Path]:
@@ -71,31 +74,20 @@ class Kubeconfig:
         current = ""
         problems: list[ConnectionProblem] = []
         for f in files:
-            try:
-                doc = yaml.safe_load(f.read_text()) or {}
-            except FileNotFoundError:
-                if explicit or len(files) == 1:
-                    problems.append(ConnectionProblem("kubeconfig file not found", str(f)))
-                continue
-            except (OSError, yaml.YAMLError) as e:
-                mark = getattr(e, "problem_mark", None)
-                line = f", line {mark.line + 1}" if mark else ""
-                problems.append(ConnectionProblem(f"cannot read kubeconfig{line}: {_first_line(e)}", str(f)))
-                continue
-            if not isinstance(doc, dict):
-                problems.append(ConnectionProblem("kubeconfig is not a mapping", str(f)))
+            doc = _read_file(f, explicit is not None or len(files) == 1, problems)
+            if doc is None:
                 continue
             # Merge rule of kubectl: the first file to define a name wins.
-            for entry in doc.get("contexts") or []:
-                if not isinstance(entry, dict) or not entry.get("name"):
-                    problems.append(ConnectionProblem("a context entry has no name", str(f)))
-                    continue
-                ctx = entry.get("context") or {}
-                contexts.setdefault(entry["name"], ContextInfo(
-                    str(entry["name"]), str(ctx.get("cluster", "")), str(ctx.get("user", "")),
-                    str(ctx.get("namespace") or "default")))
-            if not current and doc.get("current-context"):
-                current = str(doc["current-context"])
+            for info in _contexts_in(doc, str(f), problems):
+                contexts.setdefault(info.name, info)
+            chosen = doc.data.get("current-context")
+            if not current and chosen:
+                if isinstance(chosen, str):
+                    current = chosen
+                else:
+                    problems.append(ConnectionProblem(
+                        f"current-context: expected a context name, got {_kind(chosen)}{_at(doc, 'current-context')}",
+                        str(f)))
         if not files and in_cluster_available(env):
             contexts[IN_CLUSTER] = ContextInfo(IN_CLUSTER, IN_CLUSTER, "serviceaccount", _in_cluster_namespace())
             current = IN_CLUSTER
@@ -122,6 +114,101 @@ class Kubeconfig:
         known = ", ".join(sorted(self.contexts)) or "none"
         where = self.path_string or "no kubeconfig file found"
         return f"no context named {name!r} in {where}; known contexts: {known}"
+
+
+def _kind(value: object) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    return {int: "a number", float: "a number", str: "a string", list: "a list", dict: "a mapping"}.get(
+        type(value), "nothing" if value is None else type(value).__name__)
+
+
+def _at(doc, *path: str) -> str:
+    line = doc.line(path)
+    return f" (line {line})" if line else ""
+
+
+def _read_file(f: Path, must_exist: bool, problems: list[ConnectionProblem]):
+    """The file's YAML with key lines (a LocatedYaml), or None with the reason in `problems`.
+    Never raises: a kubeconfig is edited by other tools while the cockpit runs."""
+    from cockpit.config import YamlSyntaxError, read_located_yaml
+
+    try:
+        raw = f.read_bytes()
+    except FileNotFoundError:
+        if must_exist:
+            problems.append(ConnectionProblem("kubeconfig file not found", str(f)))
+        return None
+    except OSError as e:
+        problems.append(ConnectionProblem(f"cannot read kubeconfig: {e.strerror or _first_line(e)}", str(f)))
+        return None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = raw[: e.start].count(b"\n") + 1
+        problems.append(ConnectionProblem(f"cannot read kubeconfig, line {line}: not UTF-8 text "
+                                          f"(byte {raw[e.start]:#04x})", str(f)))
+        return None
+    try:
+        doc = read_located_yaml(text)  # also refuses alias loops and alias bombs
+    except YamlSyntaxError as e:
+        line = f", line {e.line}" if e.line else ""
+        problems.append(ConnectionProblem(f"cannot read kubeconfig{line}: {e.message}", str(f)))
+        return None
+    if doc.data is None:
+        doc.data = {}
+    if not isinstance(doc.data, dict):
+        problems.append(ConnectionProblem(f"kubeconfig is not a mapping (it is {_kind(doc.data)})", str(f)))
+        return None
+    for section in ("clusters", "users"):
+        if doc.data.get(section) is not None and not isinstance(doc.data[section], list):
+            problems.append(ConnectionProblem(
+                f"{section}: expected a list, got {_kind(doc.data[section])}{_at(doc, section)}", str(f)))
+    return doc
+
+
+def _contexts_in(doc, file: str, problems: list[ConnectionProblem]) -> list[ContextInfo]:
+    """The well-formed context entries; each malformed one is a problem naming the file, the
+    context where it has a name, and the line."""
+    entries = doc.data.get("contexts")
+    if entries is None:
+        return []
+    if not isinstance(entries, list):
+        problems.append(ConnectionProblem(
+            f"contexts: expected a list of contexts, got {_kind(entries)}{_at(doc, 'contexts')}", file))
+        return []
+    out = []
+    line = doc.line(("contexts",))
+    where = f" (the contexts at line {line})" if line else ""
+    for i, entry in enumerate(entries):
+        if not isinstance(entry, dict):
+            problems.append(ConnectionProblem(f"contexts[{i}]: expected a mapping, got {_kind(entry)}{where}", file))
+            continue
+        name = entry.get("name")
+        if not name:
+            problems.append(ConnectionProblem(f"contexts[{i}]: a context entry has no name{where}", file))
+            continue
+        if not isinstance(name, str):
+            problems.append(ConnectionProblem(
+                f"contexts[{i}].name: expected a string, got {_kind(name)}{where}", file))
+            continue
+        ctx = entry.get("context")
+        if ctx is None:
+            ctx = {}
+        if not isinstance(ctx, dict):
+            problems.append(ConnectionProblem(
+                f"context: expected a mapping of cluster, user and namespace, got {_kind(ctx)}{where}", file, name))
+            continue
+        fields = {}
+        for key in ("cluster", "user", "namespace"):
+            value = ctx.get(key)
+            if value is not None and not isinstance(value, str):
+                problems.append(ConnectionProblem(
+                    f"context.{key}: expected a string, got {_kind(value)}{where}", file, name))
+                value = None
+            fields[key] = value or ""
+        out.append(ContextInfo(name, fields["cluster"], fields["user"], fields["namespace"] or "default"))
+    return out
 
 
 def _first_line(e: Exception) -> str:
@@ -196,22 +283,93 @@ def make_api_client(kubeconfig: Kubeconfig, context: str, read_only: bool = Fals
     from kubernetes import client, config
     from kubernetes.config.config_exception import ConfigException
 
+    _keep_plugins_off_a_stand_in_terminal()
     cfg = client.Configuration()
+    plugin = _PluginFailures()
     try:
-        if context == IN_CLUSTER and not kubeconfig.files:
-            config.load_incluster_config(client_configuration=cfg)
-        else:
-            config.load_kube_config(config_file=kubeconfig.path_string, context=context,
-                                    client_configuration=cfg, persist_config=False)
-    except (ConfigException, OSError, ValueError, TypeError, KeyError, yaml.YAMLError) as e:
+        with plugin:
+            if context == IN_CLUSTER and not kubeconfig.files:
+                config.load_incluster_config(client_configuration=cfg)
+            else:
+                config.load_kube_config(config_file=kubeconfig.path_string, context=context,
+                                        client_configuration=cfg, persist_config=False)
+    except (ConfigException, OSError, ValueError, TypeError, KeyError, AttributeError, yaml.YAMLError) as e:
         return ConnectionProblem(f"cannot load credentials: {_first_line(e)}", kubeconfig.path_string, context)
     except Exception as e:  # exec credential plugins fail in many ways; none may crash the app
         return ConnectionProblem(f"credential plugin failed: {_first_line(e)}", kubeconfig.path_string, context)
+    if plugin.messages:
+        # Without this, the client would go on without credentials and the user would read
+        # "401 Unauthorized" instead of what the plugin said.
+        return ConnectionProblem(f"credential plugin failed: {plugin.messages[0]}", kubeconfig.path_string, context)
     cfg.connection_pool_maxsize = 16
     api = client.ApiClient(cfg)
     api.user_agent = USER_AGENT
     guard_read_only(api, read_only)
     return api
+
+
+class _PluginFailures:
+    """The official client does not raise when an exec credential plugin fails: it logs
+    `exec: process returned N. <stderr>` on the root logger and carries on without credentials.
+    While loading, catch those records of this thread (and keep them off stderr, which is the
+    cockpit's screen)."""
+
+    def __init__(self) -> None:
+        import logging
+        import threading
+
+        self.messages: list[str] = []
+        self._thread = threading.get_ident()
+        outer = self
+
+        class Catch(logging.Handler):
+            def emit(self, record: logging.LogRecord) -> None:
+                if record.thread == outer._thread and record.levelno >= logging.ERROR:
+                    outer.messages.append(record.getMessage())
+
+        self._handler = Catch(logging.ERROR)
+
+    def __enter__(self) -> _PluginFailures:
+        import logging
+
+        logging.getLogger().addHandler(self._handler)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        import logging
+
+        logging.getLogger().removeHandler(self._handler)
+
+
+class _ExecPluginSys:
+    """`sys` as the official client's exec provider sees it. That provider runs a credential
+    plugin on the terminal (stdin and stderr inherited) whenever `sys.stdout.isatty()`. Inside
+    the TUI, sys.stdout is Textual's stand-in, which claims to be a tty without being a file:
+    the plugin would write over the screen, read the user's keys, and its stderr would be lost.
+    Only a real terminal counts; otherwise the plugin gets pipes and its stderr comes back in
+    the error. `cockpit launch` on a terminal keeps interactive plugins working."""
+
+    def __getattr__(self, name: str):
+        import sys
+
+        return getattr(sys, name)
+
+    @property
+    def stdout(self):
+        import sys
+
+        out = sys.stdout
+        try:
+            return out if out is not None and out.fileno() >= 0 else None
+        except (AttributeError, OSError, ValueError):
+            return None
+
+
+def _keep_plugins_off_a_stand_in_terminal() -> None:
+    from kubernetes.config import exec_provider
+
+    if not isinstance(exec_provider.sys, _ExecPluginSys):
+        exec_provider.sys = _ExecPluginSys()
 
 
 def clone_api(api):
