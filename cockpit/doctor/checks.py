@@ -201,8 +201,6 @@ def mig_strategy(nodes: Sequence[Mapping[str, Any]]) -> CheckResult:
         elif mig:
             problems[info.name] = (f"mig.strategy={strategy} but it advertises "
                                    f"{', '.join(p.resource for p in mig)} (only the mixed strategy does)")
-        elif strategy == "single" and "-MIG-" not in str(labels.get("nvidia.com/gpu.product", "")):
-            problems[info.name] = "mig.strategy=single but gpu.product names no MIG profile"
     if problems:
         return CheckResult(id_, title, WARNING, "; ".join(f"{n}: {t}" for n, t in sorted(problems.items())),
                            "set one strategy in the device plugin and GFD config (ClusterPolicy "

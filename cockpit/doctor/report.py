@@ -43,8 +43,9 @@ def summary_text(report: DoctorReport) -> Text:
     return Text(report.summary, style=style)
 
 
-def print_text(report: DoctorReport, out: IO[str] | None = None, *, color: bool | None = None) -> None:
-    console = Console(file=out, highlight=False, markup=False, emoji=False,
+def print_text(report: DoctorReport, out: IO[str] | None = None, *, color: bool | None = None,
+               width: int | None = None) -> None:
+    console = Console(file=out, highlight=False, markup=False, emoji=False, width=width,
                       no_color=color is False or None, force_terminal=color or None)
     console.print(Text(f"cockpit doctor: context {report.context}, namespace {report.namespace}", style="bold"))
     console.print(results_table(report))
