@@ -61,7 +61,8 @@ class Shutdown:
         self.started_at: float | None = None
         self.terminal_restored = False  # the app restored it on its way out
         self._closers: list[Callable[[], None]] = []
-        self._lock = threading.Lock()
+        # Re-entrant: the signal handler runs on the main thread, maybe while it holds the lock.
+        self._lock = threading.RLock()
         self._saved_mode = None
         self._wake_r = self._wake_w = -1
         self._watch_terminal = False
