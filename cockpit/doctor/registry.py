@@ -3,7 +3,9 @@
 `GET /v2/` (the Registry API's version check) says whether it is there; push is checked the only
 way that really tells, by starting a blob upload (`POST /v2/<repo>/blobs/uploads/`) and at once
 cancelling it (`DELETE` on the upload's Location). That is a write to the registry, not to the
-cluster; no blob, manifest or tag is ever stored. Anonymous only: credentials stay with Docker.
+cluster; no blob, manifest or tag is ever stored and the catalog lists nothing new (Debian's
+registry 2.8 keeps an empty upload folder until its upload purger runs). Anonymous only:
+credentials stay with Docker, so a registry that needs a login is reported as such.
 """
 
 from __future__ import annotations

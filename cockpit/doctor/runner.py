@@ -39,9 +39,9 @@ class DoctorReport:
     @property
     def summary(self) -> str:
         ok, warn, fail = self.count(OK), self.count(WARNING), self.count(FAILED)
-        verdict = "not ready" if fail else "ready" if not warn else "ready, with warnings"
-        return (f"{len(self.results)} checks: {ok} ok, {warn} warnings, {fail} failed - "
-                f"{self.context} is {verdict} for GPU experiments")
+        verdict = ("is not ready for GPU experiments" if fail else "is ready for GPU experiments"
+                   + (" (see the warnings)" if warn else ""))
+        return f"{len(self.results)} checks: {ok} ok, {warn} warnings, {fail} failed - {self.context} {verdict}"
 
     def to_dict(self) -> dict[str, Any]:
         return {"context": self.context, "namespace": self.namespace, "server": self.server,
