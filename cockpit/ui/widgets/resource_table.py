@@ -30,25 +30,65 @@ _MARK = "•"
 Layout = list[tuple[int, int, str]]
 
 
-def _fit(text: str, width: int, align: str) -> str:
+def _head(text: str, cells: int) -> str:
+    """The longest start of `text` that fits in `cells` terminal cells."""
+    out, used = [], 0
+    for ch in text:
+        w = cell_len(ch)
+        if used + w > cells:
+            break
+        out.append(ch)
+        used += w
+    return "".join(out)
+
+
+def _tail(text: str, cells: int) -> str:
+    return _head(text[::-1], cells)[::-1]
+
+
+def shorten_middle(text: str, width: int) -> str:
+    """`text` in at most `width` cells, cut in the middle: "pytorch-tr…123456-x7k2p". Two names
+    that differ only at the end (the pods of one Job) stay apart."""
+    if cell_len(text) <= width:
+        return text
+    if width <= 1:
+        return "…"[:width]
+    room = width - 1
+    head = _head(text, room // 2)
+    return head + "…" + _tail(text, room - cell_len(head))
+
+
+def _fit(text: str, width: int, align: str, cut: str = "end") -> str:
     """Pad or truncate `text` to exactly `width` cells."""
     if width <= 0:
         return ""
     length = cell_len(text)
     if length > width:
+        if cut == "middle":
+            text = shorten_middle(text, width)
+            return text + " " * (width - cell_len(text))
         return set_cell_size(text, width - 1) + "…"
     pad = " " * (width - length)
     return pad + text if align == "right" else text + pad
 
 
-def layout_columns(columns: list[Column], width: int) -> Layout:
-    """Fit columns into `width` cells (one-cell gaps). First narrows columns that have a
-    `min_width`, then drops the highest `priority` first (rightmost on a tie); the last column
-    shown takes whatever is left."""
+def layout_columns(columns: list[Column], width: int, content: dict[int, int] | None = None) -> Layout:
+    """Fit columns into `width` cells (one-cell gaps).
+
+    With `content` (column index -> widest value seen), a column asks for what its values need
+    (never less than its title) instead of its preferred width, so a STATUS of "Running" does
+    not hold 20 cells a name needs. Then columns with a `min_width` are narrowed, then the
+    highest `priority` is dropped first (rightmost on a tie). Room left over goes back to the
+    narrowed columns first, then to the last column shown."""
+    content = content or {}
     shown = list(range(len(columns)))
 
+    def wanted(i: int) -> int:
+        c = columns[i]
+        return max(cell_len(c.title), content[i]) if i in content else c.width
+
     def fit() -> dict[int, int] | None:
-        widths = {i: columns[i].width for i in shown}
+        widths = {i: wanted(i) for i in shown}
         deficit = sum(widths.values()) + len(shown) - 1 - width
         for i in shown:
             if deficit <= 0:
@@ -67,7 +107,14 @@ def layout_columns(columns: list[Column], width: int) -> Layout:
         shown.remove(max(droppable, key=lambda i: (columns[i].priority, i)))
         widths = fit()
     if widths is None:
-        widths = {i: columns[i].width for i in shown}
+        widths = {i: wanted(i) for i in shown}
+    spare = width - (sum(widths.values()) + len(shown) - 1)
+    for i in shown:  # a dropped column can leave room for a narrowed name to grow back
+        if spare <= 0:
+            break
+        grow = min(spare, max(wanted(i) - widths[i], 0))
+        widths[i] += grow
+        spare -= grow
     layout: Layout = []
     x = 0
     for n, i in enumerate(shown):
@@ -178,6 +225,10 @@ class ResourceTable(ScrollView, can_focus=True):
         self._strips: LRUCache[tuple[str, int, bool, bool], Strip] = LRUCache(1024)
         self._columns_layout: tuple[int, Layout] | None = None
         self._width = 0  # width the strip cache was built for
+        # Widest value seen per column among the rows shown so far (grows only, so columns do
+        # not jump while scrolling); measured on the visible page only, never the whole store.
+        self._content: dict[int, int] = {}
+        self._measure = True
 
     # -- public API ------------------------------------------------------------------------------
 
@@ -216,7 +267,9 @@ class ResourceTable(ScrollView, can_focus=True):
         self._store = store
         if columns is not None:
             self._columns = list(columns)
-            self._columns_layout = None
+        self._columns_layout = None
+        self._content = {}
+        self._measure = True
         self._cursor, self._cursor_key = 0, None
         self._marked.clear()
         self._strips.clear()
@@ -226,6 +279,7 @@ class ResourceTable(ScrollView, can_focus=True):
 
     def apply(self, delta: Delta) -> None:
         """Catch up with a mutation of the store that returned `delta`."""
+        self._measure = True
         strips, width = self._strips, self._width
         if len(delta.changed_keys) + len(delta.removed_keys) > len(strips):
             strips.clear()  # cheaper than discarding a big delta key by key
@@ -367,6 +421,10 @@ class ResourceTable(ScrollView, can_focus=True):
     def _on_mount(self, event: events.Mount) -> None:
         self._sync_view()
 
+    def watch_scroll_y(self, old: float, new: float) -> None:
+        super().watch_scroll_y(old, new)
+        self._measure = True  # rows come into view: their widths count
+
     def _on_resize(self, event: events.Resize) -> None:
         self.virtual_size = Size(self.size.width, len(self._view) + 1)
         self._scroll_cursor_into_view()
@@ -377,10 +435,32 @@ class ResourceTable(ScrollView, can_focus=True):
             # Drop strips of the old width now: after a row changes they would be stale.
             self._width = width
             self._strips.clear()
+        if self._measure:
+            self._measure = False
+            if self._measure_page() and self._columns_layout is not None:
+                self._columns_layout = None
+                self._strips.clear()
+                self.refresh()  # lines painted earlier this frame used the old layout
         if self._columns_layout is None or self._columns_layout[0] != width:
             # One cell on the left holds the mark glyph.
-            self._columns_layout = (width, layout_columns(self._columns, width - 1))
+            self._columns_layout = (width, layout_columns(self._columns, width - 1, self._content))
         return self._columns_layout[1]
+
+    def _measure_page(self) -> bool:
+        """Widen `_content` by the rows on screen; True when some column grew."""
+        grew = False
+        top = int(self.scroll_offset.y)
+        content = self._content
+        for key in self._view[top:top + self._page_height]:
+            row = self._store.get(key)
+            if row is None:
+                continue
+            for i, cell in enumerate(row.cells):
+                n = cell_len(cell)
+                if n > content.get(i, -1):
+                    content[i] = n
+                    grew = True
+        return grew
 
     def _style(self, *names: str) -> Style:
         if not names:
@@ -429,8 +509,9 @@ class ResourceTable(ScrollView, can_focus=True):
         if row is None:  # the owner deleted it and has not called apply yet
             return Strip.blank(width, self.rich_style)
         cells = row.cells
+        columns = self._columns
         text = (_MARK if marked else " ") + " ".join(
-            _fit(cells[i] if i < len(cells) else "", w, align) for i, w, align in layout
+            _fit(cells[i] if i < len(cells) else "", w, align, columns[i].cut) for i, w, align in layout
         )
         names: list[str] = []
         if row.status in _STATUSES:
