@@ -9,7 +9,7 @@ from cockpit.kube.gpu import NodeAllocation, PoolTotal, add_to_totals
 from cockpit.kube.model import Column, Row
 
 GPU_COLUMNS: tuple[Column, ...] = (
-    Column("NODE", 18),
+    Column("NODE", 18, min_width=12, cut="middle"),
     Column("PRODUCT", 16, priority=2),
     Column("POOL", 13),
     Column("USED", 6, "right"),
@@ -111,10 +111,14 @@ def totals_parts(allocs: Iterable[NodeAllocation]) -> list[str]:
     """One entry per (product, pool): used/allocatable, and what a new pod could still get
     (`free`: on Ready, uncordoned, untainted nodes, as `gpu.node_schedulable` decides)."""
     parts = []
+    product = None
     for t in totals(allocs):
         used = "?" if t.allocated is None else _n(t.allocated)
         pool = t.resource.split("/", 1)[-1]
-        text = f"{short_product(t.product)} {pool} {used}/{_n(t.allocatable)}"
+        # The product is said once for its pools (its MIG profiles follow it), to fit 80 columns.
+        name = "" if t.product == product else f"{short_product(t.product)} "
+        product = t.product
+        text = f"{name}{pool} {used}/{_n(t.allocatable)}"
         if t.physical is not None:
             text += f" ({_n(t.physical)} GPU)"
         text += ", ? free" if t.schedulable_free is None else f", {_n(t.schedulable_free)} free"

@@ -21,6 +21,9 @@ class Column:
     # A column that may be narrowed down to this many cells before any column is dropped
     # (0: keeps its width). Names get one, so narrow terminals still show the namespace.
     min_width: int = 0
+    # How a value too wide for the column is cut: "end" keeps the start; "middle" keeps the start
+    # and the end, for names whose unique part is the tail (a pod's hash, a run's timestamp).
+    cut: str = "end"
 
 
 @dataclass(frozen=True, slots=True)

@@ -168,12 +168,12 @@ def fmt_gpus(requests: Mapping[str, float]) -> str:
 
 POD_COLUMNS: tuple[Column, ...] = (
     Column("NAMESPACE", 16, priority=2, min_width=11),
-    Column("NAME", 40, min_width=24),
+    Column("NAME", 40, min_width=24, cut="middle"),
     Column("READY", 6, "right", priority=1),
     Column("STATUS", 20, min_width=16),
     Column("RESTARTS", 8, "right", priority=3),
     Column("GPUS", 8, "right", priority=1),
-    Column("NODE", 20, priority=4),
+    Column("NODE", 20, priority=4, cut="middle"),
     Column("AGE", 6, "right", priority=2),
 )
 
@@ -328,7 +328,7 @@ def pod_row(
 
 JOB_COLUMNS: tuple[Column, ...] = (
     Column("NAMESPACE", 16, priority=2, min_width=11),
-    Column("NAME", 40, min_width=24),
+    Column("NAME", 40, min_width=24, cut="middle"),
     Column("STATUS", 10),
     Column("COMPLETIONS", 11, "right", priority=1),
     Column("GPUS", 8, "right", priority=1),
@@ -405,7 +405,7 @@ def job_row(
 
 PVC_COLUMNS: tuple[Column, ...] = (
     Column("NAMESPACE", 16, priority=2, min_width=11),
-    Column("NAME", 32, min_width=20),
+    Column("NAME", 32, min_width=20, cut="middle"),
     Column("STATUS", 8),
     Column("CAPACITY", 8, "right", priority=1),
     Column("STORAGECLASS", 14, priority=3),
@@ -469,7 +469,7 @@ def pvc_row(pvc: Obj, now: float, used_by: Mapping[str, list[str]] | None = None
 # --- nodes ------------------------------------------------------------------------------------
 
 NODE_COLUMNS: tuple[Column, ...] = (
-    Column("NAME", 32, min_width=20),
+    Column("NAME", 32, min_width=20, cut="middle"),
     Column("STATUS", 18),
     Column("GPU-PRODUCT", 22, priority=1),
     Column("GPUS", 12, "right"),
@@ -538,7 +538,7 @@ def node_row(
 
 WORKFLOW_COLUMNS: tuple[Column, ...] = (
     Column("NAMESPACE", 16, priority=2, min_width=11),
-    Column("NAME", 36, min_width=20),
+    Column("NAME", 36, min_width=20, cut="middle"),
     Column("PHASE", 12),
     Column("PROGRESS", 8, "right", priority=1),
     Column("DURATION", 8, "right", priority=2),
@@ -593,7 +593,7 @@ def workflow_row(wf: Obj, now: float) -> Row:
 
 EXPERIMENT_COLUMNS: tuple[Column, ...] = (
     Column("NAMESPACE", 16, priority=2, min_width=11),
-    Column("NAME", 30, min_width=20),
+    Column("NAME", 30, min_width=20, cut="middle"),
     Column("STATUS", 10),
     Column("TRIALS", 7, "right"),
     Column("RUNNING", 7, "right", priority=2),
@@ -603,7 +603,7 @@ EXPERIMENT_COLUMNS: tuple[Column, ...] = (
     Column("AGE", 6, "right", priority=3),
 )
 TRIAL_COLUMNS: tuple[Column, ...] = (
-    Column("NAME", 36, min_width=20),
+    Column("NAME", 36, min_width=20, cut="middle"),
     Column("STATUS", 12),
     Column("PARAMETERS", 40, priority=1),
     Column("OBJECTIVE", 10, "right"),
@@ -688,7 +688,7 @@ def trial_row(trial: Obj, now: float) -> Row:
 # --- namespaces -------------------------------------------------------------------------------
 
 NAMESPACE_COLUMNS: tuple[Column, ...] = (
-    Column("NAME", 40, min_width=24),
+    Column("NAME", 40, min_width=24, cut="middle"),
     Column("STATUS", 12),
     Column("AGE", 6, "right", priority=1),
 )
