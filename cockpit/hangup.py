@@ -8,7 +8,8 @@ writing to a terminal that is gone. The shutdown
 
 1. runs the registered closers (wake an exec session, ask the app to exit, close port-forwards and
    watches), each guarded, none allowed to block for long;
-2. gives the process `grace` seconds to end by itself (the normal exit restores the terminal);
+2. gives the process `grace` seconds to end by itself (the normal exit restores the terminal;
+   when the terminal hung up there is nothing to restore, and the wait is shorter);
 3. then restores the terminal as it was before the app started (it may still be there after a
    SIGTERM) and ends the process with os._exit. The kernel closes whatever sockets are left.
 
@@ -145,7 +146,9 @@ class Shutdown:
         threading.Thread(target=lambda: [_guarded(c) for c in closers], name="shutdown-closers",
                          daemon=True).start()
         assert self.started_at is not None
-        left = self.started_at + self.grace - time.monotonic()
+        # Waiting only buys a clean hand-back of the terminal; one that hung up needs none.
+        grace = self.grace if self._terminal_still_there() else min(self.grace, 0.2)
+        left = self.started_at + grace - time.monotonic()
         if left > 0:
             time.sleep(left)
         self.finish()
@@ -159,6 +162,9 @@ class Shutdown:
             t.start()
             t.join(0.15)
         os._exit(self.exit_code)
+
+    def _terminal_still_there(self) -> bool:
+        return self._watch_terminal and os.isatty(self.terminal_fd)  # a hung-up tty fails isatty()
 
     def _restore_terminal(self) -> None:
         fd = self.terminal_fd
