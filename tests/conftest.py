@@ -89,12 +89,46 @@ def unique_name(request):
     return f"{base}-{int(time.time() * 1000) % 100000}"
 
 
+# What a test needs, read from the fixtures it uses (directly or through other fixtures), so
+# no test can forget its marker: `-m "not cluster and not docker"` runs what needs neither.
+NEEDS = {"demo_cluster": "cluster", "docker_engine": "docker"}
+
+
 def pytest_collection_modifyitems(config, items):
     root = Path(__file__).parent
     for item in items:
-        rel = Path(item.fspath).relative_to(root).parts[0]
-        if rel in ("integration", "e2e"):
-            item.add_marker(pytest.mark.cluster)
+        used = set(getattr(item, "fixturenames", ()))
+        for fixture, marker in NEEDS.items():
+            if fixture in used:
+                item.add_marker(marker)
+        parts = Path(item.fspath).relative_to(root).parts if Path(item.fspath).is_relative_to(root) else ()
+        if parts[:1] in (("integration",), ("e2e",)):  # some start a cluster of their own
+            item.add_marker("cluster")
+        if parts[:1] == ("e2e",) or any("tmux" in name for name in used):
+            item.add_marker("e2e")
+            item.add_marker("tmux")
+
+
+# With CI=true a skip is a failure, whatever raised it: a fixture, a skip mark, pytest.skip() in
+# a test, or importorskip at module level. (xfail is not a skip and stays as it is.)
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    return _skip_fails_in_ci(report)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(collector):
+    report = yield
+    return _skip_fails_in_ci(report)
+
+
+def _skip_fails_in_ci(report):
+    if os.environ.get("CI", "").lower() == "true" and report.skipped and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        report.outcome = "failed"
+        report.longrepr = f"skipped, but CI=true allows no skips: {reason}"
+    return report
 
 
 # Snapshots live in the top-level snapshots/ folder, one sub-folder per test module.
