@@ -351,11 +351,15 @@ class LogScreen(Screen):
             return f"✖ {errors[0]}", True
         waiting = [d for s, d in states if s == WAITING]
         if waiting:
-            return f"◌ reconnecting: {waiting[0]}" if not self.previous else f"◌ {waiting[0]}", False
+            # "waiting: pod Pending (Unschedulable)": nothing to stream yet, not a lost stream.
+            if self.previous or waiting[0].startswith("waiting:"):
+                return f"◌ {waiting[0]}", False
+            return f"◌ reconnecting: {waiting[0]}", False
         if any(s == CONNECTING for s, _ in states):
             return "◌ connecting", False
         if all(s in (ENDED, STOPPED) for s, _ in states):
-            return "■ ended", False
+            why = next((d for s, d in states if s == ENDED and d), "")
+            return "■ ended" + (f": {why}" if why else ""), False
         if any(s == STREAMING for s, _ in states):
             return "● streaming" if not self.previous else "◌ reading", False
         return "", False
@@ -372,7 +376,7 @@ class LogScreen(Screen):
         parts = [clean(where)]
         conn, _ = self._connection_summary()
         if conn:
-            parts.append(clean(conn, 60))
+            parts.append(clean(conn, 120))
         parts.append(f"container {clean(self.container or '-')}")
         if self.previous:
             parts.append("previous")
@@ -462,15 +466,30 @@ class LogScreen(Screen):
             self.save(Path(value.strip()).expanduser())
 
     def save(self, path: Path) -> None:
-        """Write the buffer (as shown: timestamps when they are on) to `path`, in a thread."""
-        self._write_file(path, self.view.lines(), self.view.show_timestamps)
+        """Write the whole log (as shown: timestamps when they are on) to `path`, in a thread.
+        The view holds only the tail it opened with (and the line cap): the server is asked for
+        every line it keeps; only when it cannot answer is the buffer written, and said so."""
+        self._write_file(path, self._current_targets(), self.previous, self.view.lines(), self.view.show_timestamps)
 
     @work(thread=True, group="logs-save", exit_on_error=False)
-    def _write_file(self, path: Path, lines: list[LogLine], timestamps: bool) -> None:
+    def _write_file(self, path: Path, targets: list[LogTarget], previous: bool, shown: list[LogLine],
+                    timestamps: bool) -> None:
+        from cockpit.kube.logs import merge_by_time, read_whole_log
+
+        note = ""
+        try:
+            if self.api is None:
+                raise RuntimeError("not connected")
+            lines = merge_by_time([read_whole_log(self.api, t, previous=previous) for t in targets])
+        except Exception as e:  # noqa: BLE001 - the pod may be gone: what is on screen is still worth keeping
+            lines = shown
+            note = f" (only the lines on screen: the whole log could not be read: {clean(str(e), 120)})"
         try:
             with path.open("x", encoding="utf-8") as f:
                 f.writelines(plain_line(line, timestamps) + "\n" for line in lines)
         except OSError as e:
-            self.app.call_from_thread(self.notify, f"cannot save: {clean(str(e), 300)}", severity="error")
+            self.app.call_from_thread(self.notify, f"cannot save: {clean(str(e), 300)}", severity="error",
+                                      markup=False)
             return
-        self.app.call_from_thread(self.notify, f"saved {len(lines)} lines to {clean(str(path.resolve()), 300)}")
+        self.app.call_from_thread(self.notify, f"saved {len(lines)} lines to {clean(str(path.resolve()), 300)}"
+                                  + note, markup=False, severity="warning" if note else "information")
