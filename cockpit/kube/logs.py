@@ -16,6 +16,7 @@ import random
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Any, NamedTuple
 from urllib.parse import quote
 
@@ -38,7 +39,11 @@ __all__ = [
     "LogTarget",
     "ResumePoint",
     "containers_of",
+    "merge_by_time",
+    "no_previous_run",
     "parse_log_chunk",
+    "pod_not_started",
+    "read_whole_log",
     "resolve",
     "short_timestamp",
     "targets_for",
@@ -283,6 +288,7 @@ class LogFollower:
     CHUNK = 65536
     READ_TIMEOUT = 300  # an idle stream is re-opened (and resumed) after this many seconds
     BACKOFF_MIN, BACKOFF_MAX = 0.5, 10.0
+    PENDING_POLL = 2.0  # seconds between looks at a Pending pod
 
     def __init__(self, api, target: LogTarget, on_lines: LinesCallback, on_state: StateCallback, *,
                  previous: bool = False, tail_lines: int | None = 500):
@@ -394,18 +400,40 @@ class LogFollower:
             self.delivered += len(batch)
             self.on_lines(self.target, batch)
 
-    def _pod_phase(self) -> str | None:
-        """The pod's phase, "" when it is gone, None when the question failed."""
+    def _pod(self) -> dict | None:
+        """The pod, {} when it is gone, None when the question failed."""
         from kubernetes.client.rest import ApiException
 
         t = self.target
         try:
-            pod = _get_json(self.api, f"/api/v1/namespaces/{quote(t.namespace)}/pods/{quote(t.pod)}")
+            return _get_json(self.api, f"/api/v1/namespaces/{quote(t.namespace)}/pods/{quote(t.pod)}")
         except ApiException as e:
-            return "" if e.status == 404 else None
+            return {} if e.status == 404 else None
         except Exception:  # noqa: BLE001 - unknown: the caller keeps following
             return None
-        return str((pod.get("status") or {}).get("phase") or "Unknown")
+
+    def _pod_phase(self) -> str | None:
+        """The pod's phase, "" when it is gone, None when the question failed."""
+        pod = self._pod()
+        if pod is None:
+            return None
+        return str((pod.get("status") or {}).get("phase") or "Unknown") if pod else ""
+
+    def _not_readable(self) -> tuple[str, str] | None:
+        """(WAITING, why) while the pod is Pending: there is no log yet, and the view says so
+        instead of "streaming" an empty one."""
+        if self.previous:
+            return None
+        pod = self._pod()
+        if not pod:
+            return None  # gone or unknown: the request itself says what it can
+        why = pod_not_started(pod, self.target.container)
+        return (WAITING, f"waiting: {why}") if why else None
+
+    def _why_no_previous(self) -> str:
+        """After a previous-log read that gave nothing: why, when the pod says (no restart)."""
+        pod = self._pod()
+        return no_previous_run(pod, self.target.container) if pod else ""
 
     # -- the loop ----------------------------------------------------------------------------
     def _run(self) -> None:
@@ -415,6 +443,13 @@ class LogFollower:
         last_try = False  # the pod finished: one last read without follow picks up the rest
         while not self._stop.is_set():
             follow = not self.previous and not last_try
+            blocked = self._not_readable() if not last_try else None
+            if blocked is not None:
+                self._set_state(*blocked)
+                if blocked[0] == ENDED:
+                    break
+                self._stop.wait(self.PENDING_POLL)  # a pod starting is seen within this
+                continue
             self._set_state(CONNECTING, "resuming" if self.resume_point.key else "")
             self.resume_point.resume()
             delivered_before = self.delivered
@@ -425,6 +460,9 @@ class LogFollower:
                 if self._stop.is_set():
                     break
                 reason = _reason(e)
+                if self.previous and e.status == 400 and self._why_no_previous():
+                    self._set_state(ENDED, self._why_no_previous())  # not an error: nothing to show
+                    break
                 if e.status in (401, 403, 404) or self.previous or last_try:
                     self._set_state(ERROR, reason)
                     break
@@ -441,7 +479,9 @@ class LogFollower:
                 break
             if not follow:
                 if clean_end:
-                    self._set_state(ENDED)
+                    # An empty previous log of a container that never restarted: say why.
+                    empty = self.previous and self.delivered == 0
+                    self._set_state(ENDED, self._why_no_previous() if empty else "")
                     break
             else:
                 phase = self._pod_phase()
@@ -457,6 +497,68 @@ class LogFollower:
             self._stop.wait(backoff * (1 + random.random() * 0.2))
             backoff = min(backoff * 2, self.BACKOFF_MAX)
         self._set_state(STOPPED)
+
+
+def read_whole_log(api, target: LogTarget, *, previous: bool = False, stop: threading.Event | None = None,
+                   chunk: int = 65536) -> list[LogLine]:
+    """Every line the API server keeps for the container (no tail, no follow), for saving: the
+    view holds only the tail it started with and what came since. Blocking."""
+    query: list[tuple[str, Any]] = [("container", target.container), ("timestamps", "true")]
+    if previous:
+        query.append(("previous", "true"))
+    resp = api.call_api(
+        f"/api/v1/namespaces/{quote(target.namespace)}/pods/{quote(target.pod)}/log", "GET",
+        query_params=query, header_params={"Accept": "*/*"}, auth_settings=["BearerToken"],
+        _preload_content=False, _request_timeout=(10, 120), _return_http_data_only=True)
+    out: list[LogLine] = []
+    rest = b""
+    try:
+        for data in resp.stream(chunk, decode_content=True):
+            if stop is not None and stop.is_set():
+                break
+            lines, rest = parse_log_chunk(rest + data if rest else data, target.prefix)
+            out.extend(lines)
+        if rest:
+            out.extend(parse_log_chunk(rest + b"\n", target.prefix)[0])
+    finally:
+        with contextlib.suppress(Exception):
+            resp.release_conn()
+    return out
+
+
+def merge_by_time(logs: list[list[LogLine]]) -> list[LogLine]:
+    """Lines of several containers in one list, in time order (each list's own order kept)."""
+    if len(logs) == 1:
+        return logs[0]
+    return sorted(chain.from_iterable(logs), key=lambda line: timestamp_key(line.timestamp))
+
+
+def pod_not_started(pod: dict, container: str) -> str:
+    """Why `container` of a Pending pod has no log yet ("" when it may have one): the log view
+    says this instead of "streaming" an empty log."""
+    from cockpit.kube.rows import pod_status, pod_status_message
+
+    status = pod.get("status") or {}
+    if status.get("phase") != "Pending":
+        return ""
+    for cs in status.get("containerStatuses") or ():
+        if cs.get("name") == container and (cs.get("state") or {}).get("running") is not None:
+            return ""
+    reason = pod_status(pod)[0]
+    message = pod_status_message(pod)
+    return f"pod Pending ({reason})" + (f": {message}" if message else "")
+
+
+def no_previous_run(pod: dict, container: str) -> str:
+    """Why `container` has no previous log ("" when it has one): it never restarted."""
+    for cs in [*((pod.get("status") or {}).get("containerStatuses") or ()),
+               *((pod.get("status") or {}).get("initContainerStatuses") or ())]:
+        if cs.get("name") != container:
+            continue
+        if int(cs.get("restartCount") or 0) > 0 or (cs.get("lastState") or {}).get("terminated"):
+            return ""
+        return f"container {container} has not restarted: no previous log"
+    return ""
 
 
 def _discard_connection(resp) -> None:
