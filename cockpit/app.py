@@ -45,9 +45,9 @@ from cockpit.ui.widgets.resource_table import ResourceTable
 
 CONTEXT_COLUMNS = (Column("CURRENT", 7), Column("NAME", 30), Column("CLUSTER", 24, priority=1),
                    Column("USER", 20, priority=2), Column("NAMESPACE", 16, priority=1))
-STEP_COLUMNS = (Column("STEP", 34), Column("TYPE", 9, priority=2), Column("PHASE", 10), Column("POD", 40, priority=1),
+STEP_COLUMNS = (Column("STEP", 34), Column("TYPE", 9, priority=2), Column("PHASE", 10), Column("POD", 40, priority=1, cut="middle"),
                 Column("DURATION", 8, "right", priority=2), Column("MESSAGE", 30, priority=3))
-HOLDER_COLUMNS = (Column("NAMESPACE", 16, priority=1, min_width=11), Column("POD", 40, min_width=20),
+HOLDER_COLUMNS = (Column("NAMESPACE", 16, priority=1, min_width=11), Column("POD", 40, min_width=20, cut="middle"),
                   Column("GPUS", 14), Column("STATUS", 12), Column("UTIL", 5, "right", priority=1),
                   Column("ACTIVITY", 12, priority=2), Column("AGE", 6, "right", priority=3))
 
