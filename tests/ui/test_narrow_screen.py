@@ -1,5 +1,6 @@
 """At 80x24 (the recorded demo cluster): names are cut in the middle so each row stays
-tellable apart, every GPU product's total shows, and Experiments keeps its NAMESPACE column."""
+tellable apart, every GPU product's total shows, and Experiments keeps its NAMESPACE column;
+`:ctx` with a mistyped name stays where it is and lists the known contexts."""
 
 from __future__ import annotations
 
@@ -52,3 +53,16 @@ async def test_experiments_show_their_namespace_at_80_columns():
         await until(pilot, lambda: len(app.current.store) > 0, what="experiments")
         await pilot.pause()
         assert "NAMESPACE" in screen_lines(app)[0]
+
+
+async def test_ctx_with_an_unknown_name_stays_and_lists_the_known_ones():
+    app = recorded_app("pods")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        shown: list[str] = []
+        app.notify = lambda message, *a, **k: shown.append(str(message))
+        app.run_command("ctx nosuch")
+        await pilot.pause()
+        assert app.context == "cockpit-demo"
+        assert any("no context named 'nosuch'" in m and "known contexts: cockpit-demo, cockpit-demo-viewer" in m
+                   for m in shown), shown
