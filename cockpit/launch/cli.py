@@ -19,8 +19,21 @@ from cockpit.launch.errors import ImageError, LaunchError, ParameterError, Prese
 __all__ = ["launch_main", "presets_main"]
 
 
+def _say(text: object = "", file: Any = None) -> None:
+    """Print lines that may hold cluster text (status and termination messages, scheduler
+    messages, API errors, names, build output): each line is cleaned where it is printed, so
+    no escape sequence or control character from the cluster reaches the terminal."""
+    from cockpit.kube.text import clean
+
+    lines = str(text).split("\n")
+    print("\n".join(clean(line, _LINE_CELLS) for line in lines), file=file or sys.stdout)
+
+
+_LINE_CELLS = 4000  # long enough for any message, short enough that a flood stays readable
+
+
 def _err(message: str) -> None:
-    print(f"error: {message}", file=sys.stderr)
+    _say(f"error: {message}", file=sys.stderr)
 
 
 def _library(user_dir: Path | None = None):
@@ -216,7 +229,7 @@ def launch_main(argv: list[str] | None = None) -> int:
         _err(str(e))
         return 1
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        _say("interrupted", file=sys.stderr)
         return 130
 
 
@@ -226,7 +239,7 @@ def _context_settings(args: argparse.Namespace):
 
     settings, problems = load_settings()
     for p in problems:
-        print(f"warning: {p}", file=sys.stderr)
+        _say(f"warning: {p}", file=sys.stderr)
     context = args.context or Kubeconfig.load(args.kubeconfig).current
     return settings.for_context(context or "")
 
@@ -290,16 +303,16 @@ def _launch(args: argparse.Namespace, script_args: list[str] | None) -> int:
 
     if args.dry_run:
         for line in first.lines():
-            print(line)
+            _say(line)
         if building:
-            print(f"note: the image would be built from {args.from_dir} on {base} and pushed to {args.registry}; "
+            _say(f"note: the image would be built from {args.from_dir} on {base} and pushed to {args.registry}; "
                   "the dry run uses a placeholder image")
         if refusal:
             # A server-side dry run is a write request with dryRun set: a read-only client never sends one.
             raise LaunchError(f"read-only ({refusal}): the plan above was read from the cluster; "
                               "the server-side dry run was not sent")
         accepted = dry_run(first)
-        print(f"dry run: the server accepts all {len(accepted)} object(s); nothing was created")
+        _say(f"dry run: the server accepts all {len(accepted)} object(s); nothing was created")
         return 0
 
     if building:
@@ -315,11 +328,11 @@ def _launch(args: argparse.Namespace, script_args: list[str] | None) -> int:
 
         def progress(layer: str, current: int, total: int) -> None:
             if current >= total:
-                print(f"  {layer}: {total} bytes pushed", file=sys.stderr)
+                _say(f"  {layer}: {total} bytes pushed", file=sys.stderr)
 
         built = build_image(engine, args.from_dir, base, args.requirements, args.registry, repository,
-                            on_output=lambda line: print(f"  {line}", file=sys.stderr), on_progress=progress)
-        print(f"image {built.reference}" + ("" if built.pushed else " (unchanged; not pushed again)"))
+                            on_output=lambda line: _say(f"  {line}", file=sys.stderr), on_progress=progress)
+        _say(f"image {built.reference}" + ("" if built.pushed else " (unchanged; not pushed again)"))
         values["image"] = built.reference
         final = plan(preset, values, namespace, api)
     else:
@@ -327,17 +340,17 @@ def _launch(args: argparse.Namespace, script_args: list[str] | None) -> int:
 
     result = create(final)
     for line in result.lines():
-        print(line)
+        _say(line)
     for note in final.notes:
-        print(f"note: {note}")
+        _say(f"note: {note}")
     if not args.wait:
         return 0
     target = result.workload
     if target is None:
         return 0
-    outcome = follow(result, on_status=lambda line: print(line, file=sys.stderr), timeout=args.timeout)
+    outcome = follow(result, on_status=lambda line: _say(line, file=sys.stderr), timeout=args.timeout)
     if outcome.ok:
-        print(f"{target.ref}: {outcome.state}")
+        _say(f"{target.ref}: {outcome.state}")
         return 0
     _err(f"{target.ref}: {outcome.state}: {outcome.message}")
     return 1

@@ -8,6 +8,7 @@ import yaml
 from cockpit.app import CockpitApp
 from cockpit.kube.connection import Kubeconfig
 from tests.support.pilot import until
+from tests.ui.test_untrusted_text import assert_terminal_safe
 from tests.unit.test_kubeconfig import failing_plugin, good
 
 
@@ -28,6 +29,9 @@ async def test_a_failing_plugin_is_shown_cleaned_and_the_watcher_survives_broken
         assert "token expired for alice" in app.table.placeholder
         for text in [top, app.table.placeholder, *toasts]:
             assert "\x1b" not in text and "\x07" not in text and "owned" not in text
+        # The top bar, the placeholder and the toast as the terminal would get them.
+        shown = assert_terminal_safe(app)
+        assert "token expired for alice" in shown and "owned" not in shown
 
         for broken, words in [("apiVersion: v1\ncontexts: 5\n", "contexts: expected a list"),
                               (b"apiVersion: v1\ncurrent-context: caf\xe9\n", "not UTF-8"),
