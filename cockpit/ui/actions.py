@@ -18,7 +18,7 @@ from cockpit.kube.text import clean
 from cockpit.ui.views import View
 
 CLEANUP_COLUMNS = (Column("KIND", 5), Column("NAMESPACE", 14, priority=1, min_width=10),
-                   Column("NAME", 36, min_width=20), Column("WHY", 30), Column("GPUS", 5, "right", priority=2))
+                   Column("NAME", 36, min_width=20, cut="middle"), Column("WHY", 30), Column("GPUS", 5, "right", priority=2))
 
 # Actions and the panes they apply to; every one of them changes the cluster.
 MUTATING_ACTIONS: dict[str, set[str] | None] = {
@@ -32,6 +32,19 @@ MUTATING_ACTIONS: dict[str, set[str] | None] = {
     "shell": {"pods"},
     "port_forward": {"pods"},
 }
+
+# Argo controls that end or change someone's run ask first: (verb, what it does).
+WORKFLOW_CONFIRM = {
+    "stop": ("stop", "Running steps are stopped; exit handlers still run."),
+    "terminate": ("terminate", "Running steps are killed at once; exit handlers do not run."),
+    "retry": ("retry", "The pods of failed steps are deleted and those steps run again."),
+    "resubmit": ("resubmit", "A new workflow is created from the same spec."),
+}
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
 
 class ClusterActions:
     """Mixed into CockpitApp."""
@@ -191,10 +204,24 @@ class ClusterActions:
 
     def action_workflow(self, what: str) -> None:
         targets = self._targets()
+        if not targets:
+            return
         fn = kactions.WORKFLOW_ACTIONS[what]
-        if targets:
-            self._run_action(f"{what}: {', '.join(n for _, _, n in targets)}",
-                             [(fn, (ns, name)) for _, ns, name in targets])
+        calls = [(fn, (ns, name)) for _, ns, name in targets]
+        if what == "resubmit":  # the toast names the new workflows: they are where to look next
+            def summary(new_names: list) -> str:
+                return "resubmitted " + ", ".join(f"{ns}/{old} as {new}" for (_, ns, old), new
+                                                  in zip(targets, new_names, strict=False))
+        else:
+            summary = f"{what}: {', '.join(n for _, _, n in targets)}"
+        confirm = WORKFLOW_CONFIRM.get(what)
+        if confirm is None:  # suspend and resume: one key undoes the other
+            self._run_action(summary, calls)
+            return
+        verb, effect = confirm
+        self._confirm_then(f"{verb.capitalize()} {_count(len(targets), 'workflow')}? {effect}",
+                           [f"Workflow {ns}/{name}" for _, ns, name in targets], verb,
+                           lambda: self._run_action(summary, calls))
 
     def action_retry(self) -> None:
         targets = self._targets()
@@ -203,18 +230,33 @@ class ClusterActions:
         if self._pane_kind() == "workflows":
             self.action_workflow("retry")
         else:
-            self._run_action("restart requested", [(kactions.experiment_restart, (ns, name))
-                                                     for _, ns, name in targets])
+            self._confirm_then(f"Restart {_count(len(targets), 'experiment')}? Katib runs more trials.",
+                               [f"Experiment {ns}/{name}" for _, ns, name in targets], "restart",
+                               lambda: self._run_action("restart requested", [
+                                   (kactions.experiment_restart, (ns, name)) for _, ns, name in targets]))
+
+    def _confirm_then(self, title: str, items: list[str], verb: str, then) -> None:
+        """Ask first, naming every object; `then` runs only on yes."""
+        from cockpit.ui.screens.confirm import ConfirmScreen
+
+        def done(ok: bool | None) -> None:
+            if ok:
+                then()
+                self.table.clear_marks()
+
+        self.push_screen(ConfirmScreen(title, items, verb=verb), done)
 
     @work(thread=True, group="actions", exit_on_error=False)
-    def _run_action(self, summary: str, calls: list) -> None:
+    def _run_action(self, summary, calls: list) -> None:
+        """Run the calls in turn; `summary` is the toast, or a function of the calls' results."""
         from kubernetes.client.rest import ApiException
 
         api = self.hub.api if self.hub else None
         errors = []
+        results = []
         for fn, args in calls:
             try:
-                fn(api, *args)
+                results.append(fn(api, *args))
             except ReadOnlyRefused as e:
                 errors.append(str(e))
                 break
@@ -227,7 +269,8 @@ class ClusterActions:
         if errors:
             self.call_from_thread(self.notify, "; ".join(errors), severity="error", timeout=8, markup=False)
         else:
-            self.call_from_thread(self.notify, summary, timeout=3, markup=False)
+            text = summary(results) if callable(summary) else summary
+            self.call_from_thread(self.notify, clean(text, 300), timeout=6, markup=False)
 
     # -- exec and port-forward --------------------------------------------------------------------
     def action_shell(self) -> None:
