@@ -27,8 +27,9 @@ class ConfirmScreen(ModalScreen[bool]):
     ConfirmScreen Input { border: tall $error; }
     """
 
-    def __init__(self, title: str, items: list[str], *, type_to_confirm: str | None = None):
+    def __init__(self, title: str, items: list[str], *, type_to_confirm: str | None = None, verb: str = "delete"):
         super().__init__()
+        self.verb = verb  # what "y" does, said in the hint: delete, stop, retry ...
         self.title_text = title
         self.items = items
         self.expected = type_to_confirm
@@ -41,7 +42,7 @@ class ConfirmScreen(ModalScreen[bool]):
                 yield Static(Text(f"Type {self.expected!r} to confirm, esc to cancel."), id="hint")
                 yield Input(placeholder=self.expected, id="typed")
             else:
-                yield Static(Text("y / enter: delete    n / esc: cancel"), id="hint")
+                yield Static(Text(f"y / enter: {self.verb}    n / esc: cancel"), id="hint")
 
     def on_mount(self) -> None:
         if self.expected:
