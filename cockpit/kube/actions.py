@@ -119,13 +119,26 @@ def workflow_resume(api, namespace: str, name: str) -> None:
     _merge_patch(api, WF, namespace, name, patch)
 
 
-def workflow_retry(api, namespace: str, name: str) -> None:
-    """Retry a Failed/Error workflow: drop its failed nodes (and the groups holding them) from
-    the status, delete their pods, and hand it back to the controller as running."""
+def workflow_retry(api, namespace: str, name: str, pod_gone_timeout: float = 60.0) -> str:
+    """Retry a Failed/Error workflow: delete the pods of its failed steps (waiting until they
+    are gone), drop those nodes from the status, reset the groups holding them, and hand it back
+    to the controller as running. Returns the workflow's name."""
     _refuse_if_read_only(api)
+    _, pods = _retried(_workflow(api, namespace, name))
+    # The old pods go first, and are waited for: a rerun step gets the same pod name (a hash of
+    # the node name), so a controller that still sees the old pod adopts it and then loses it to
+    # the deletion ("pods ... not found"). `argo retry` also deletes before it updates.
+    _delete_and_wait(api, namespace, pods, timeout=pod_gone_timeout)
+    wf, _ = _retried(_workflow(api, namespace, name))  # fresh: the controller may have written meanwhile
+    _call(api, _obj_path(WF, namespace, name), "PUT", body=wf)
+    return name
+
+
+def _retried(wf: dict) -> tuple[dict, list[str]]:
+    """The workflow as a retry writes it back, and the pods of the failed steps."""
     from cockpit.kube.argo import workflow_node_pod_name
 
-    wf = _workflow(api, namespace, name)
+    name = wf["metadata"]["name"]
     status = wf.get("status") or {}
     if status.get("phase") not in ("Failed", "Error"):
         raise ActionError(f"workflow {name} is {status.get('phase') or 'not finished'}; only Failed or Error "
@@ -135,7 +148,7 @@ def workflow_retry(api, namespace: str, name: str) -> None:
     # Failed steps go (the controller runs them again); the groups above them are reset to
     # running; steps that succeeded stay done and are not re-run.
     failed = {nid for nid in bad if nodes[nid].get("type") in ("Pod", "Container", "HTTP", "Plugin", "Skipped")}
-    pods = [workflow_node_pod_name(name, nodes[nid]) for nid in failed if nodes[nid].get("type") == "Pod"]
+    pods = sorted(workflow_node_pod_name(name, nodes[nid]) for nid in failed if nodes[nid].get("type") == "Pod")
     for nid in failed:
         nodes.pop(nid, None)
     for nid in bad - failed:
@@ -156,12 +169,38 @@ def workflow_retry(api, namespace: str, name: str) -> None:
     wf["status"] = status
     spec = wf.setdefault("spec", {})
     spec.pop("shutdown", None)
-    _call(api, _obj_path(WF, namespace, name), "PUT", body=wf)
+    return wf, pods
+
+
+def _delete_and_wait(api, namespace: str, pods: list[str], *, timeout: float) -> None:
+    from kubernetes.client.rest import ApiException
+
+    resource = KINDS["pods"].resource
+    waiting = []
     for pod in pods:
         try:
-            delete(api, KINDS["pods"].resource, namespace, pod)
-        except Exception:
-            pass  # already gone: garbage collected with the workflow's completed pods
+            delete(api, resource, namespace, pod, grace_seconds=0)
+            waiting.append(pod)
+        except ApiException as e:
+            if e.status != 404:  # already gone: garbage collected with the workflow's pods
+                raise
+    deadline = time.monotonic() + timeout
+    while waiting:
+        still = []
+        for pod in waiting:
+            try:
+                get(api, resource, namespace, pod)
+                still.append(pod)
+            except ApiException as e:
+                if e.status != 404:
+                    raise
+        waiting = still
+        if not waiting:
+            return
+        if time.monotonic() > deadline:
+            raise ActionError(f"pods of the failed steps are still terminating ({', '.join(waiting)}); "
+                              "nothing was retried, try again in a moment")
+        time.sleep(0.25)
 
 
 def workflow_resubmit(api, namespace: str, name: str) -> str:
@@ -174,8 +213,11 @@ def workflow_resubmit(api, namespace: str, name: str) -> str:
     spec = dict(wf.get("spec") or {})
     spec.pop("shutdown", None)
     spec.pop("suspend", None)
+    # Like `argo resubmit`: the workflow's own generateName, else "<name>-" (cutting the name at
+    # its last dash turned ux-wf2 into ux-xpr98).
+    generate = (wf.get("metadata") or {}).get("generateName") or f"{name}-"
     new = {"apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow",
-           "metadata": {"generateName": f"{name.rsplit('-', 1)[0]}-", "namespace": namespace, "labels": labels},
+           "metadata": {"generateName": generate, "namespace": namespace, "labels": labels},
            "spec": spec}
     created = _call(api, WF.path(namespace), "POST", body=new)
     return (created.get("metadata") or {}).get("name", "")

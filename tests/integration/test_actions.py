@@ -128,6 +128,13 @@ def wf_get(custom, name):
     return custom.get_namespaced_custom_object(*WF, "team-nlp", "workflows", name)
 
 
+async def confirm_dialog(pilot, app, name: str):
+    """The confirmation is on screen and names the workflow."""
+    await until(pilot, lambda: type(app.screen).__name__ == "ConfirmScreen", what="confirmation")
+    assert any(name in item for item in app.screen.items)
+    return app.screen
+
+
 async def test_workflow_controls(demo_cluster, kube_admin, unique_name):
     custom = client.CustomObjectsApi(kube_admin)
     for suffix in ("a", "b"):
@@ -135,22 +142,67 @@ async def test_workflow_controls(demo_cluster, kube_admin, unique_name):
     app = app_for(demo_cluster, "workflows")
     async with app.run_test(size=(120, 30)) as pilot:
         await point_at(pilot, app, f"team-nlp/{unique_name}-a")
-        await pilot.press("z")
+        await pilot.press("z")  # suspend and resume undo each other: no question
         await until(pilot, lambda: wf_get(custom, f"{unique_name}-a")["spec"].get("suspend") is True, what="suspended")
         await pilot.press("u")
         await until(pilot, lambda: "suspend" not in wf_get(custom, f"{unique_name}-a")["spec"], what="resumed")
         await pilot.press("x")
+        await confirm_dialog(pilot, app, f"{unique_name}-a")
+        await pilot.press("n")  # cancelled: the workflow runs on, untouched
+        await until(pilot, lambda: type(app.screen).__name__ != "ConfirmScreen", what="dialog closed")
+        await pilot.pause(1.0)
+        assert "shutdown" not in wf_get(custom, f"{unique_name}-a")["spec"]
+        await pilot.press("x")
+        await confirm_dialog(pilot, app, f"{unique_name}-a")
+        await pilot.press("y")
         await until(pilot, lambda: wf_get(custom, f"{unique_name}-a")["spec"].get("shutdown") == "Stop", what="stopped")
         await point_at(pilot, app, f"team-nlp/{unique_name}-b")
         await pilot.press("X")
+        await confirm_dialog(pilot, app, f"{unique_name}-b")
+        await pilot.press("y")
         await until(pilot, lambda: wf_get(custom, f"{unique_name}-b")["spec"].get("shutdown") == "Terminate",
                  what="terminated")
         await until(pilot, lambda: (wf_get(custom, f"{unique_name}-b").get("status") or {}).get("phase") in ("Failed", "Error"),
                  timeout=60, what="terminated workflow finished")
+        shown: list[str] = []
+        app.notify = lambda message, *a, **k: shown.append(str(message))  # what the toast says
         await pilot.press("ctrl+r")
-        await until(pilot, lambda: [w for w in custom.list_namespaced_custom_object(*WF, "team-nlp", "workflows")["items"]
-                          if (w["metadata"].get("labels") or {}).get("workflows.argoproj.io/resubmitted-from-workflow")
-                          == f"{unique_name}-b"], what="resubmitted workflow")
+        await confirm_dialog(pilot, app, f"{unique_name}-b")
+        await pilot.press("y")
+        new = await until(pilot, lambda: [w["metadata"]["name"] for w in custom.list_namespaced_custom_object(
+            *WF, "team-nlp", "workflows")["items"]
+            if (w["metadata"].get("labels") or {}).get("workflows.argoproj.io/resubmitted-from-workflow")
+            == f"{unique_name}-b"], what="resubmitted workflow")
+        # <name>-xxxxx, as argo resubmit names it (before: the name was cut at its last dash)
+        assert len(new) == 1 and new[0].startswith(f"{unique_name}-b-") and len(new[0]) == len(unique_name) + 8
+        await until(pilot, lambda: any(new[0] in m for m in shown), what="toast naming the new workflow")
+
+
+def test_retry_right_after_stop_reruns_the_step(kube_admin, unique_name):
+    custom, core = client.CustomObjectsApi(kube_admin), client.CoreV1Api(kube_admin)
+    running_workflow(custom, unique_name)  # its step runs until stopped
+    wait_for(lambda: any(n.get("type") == "Pod" and n.get("phase") == "Running"
+                         for n in ((wf_get(custom, unique_name).get("status") or {}).get("nodes") or {}).values()),
+             timeout=60, what="step running")
+    actions.WORKFLOW_ACTIONS["stop"](kube_admin, "team-nlp", unique_name)
+    wait_for(lambda: (wf_get(custom, unique_name).get("status") or {}).get("phase") in ("Failed", "Error"),
+             timeout=60, what="stopped workflow finished")
+    retried_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    actions.workflow_retry(kube_admin, "team-nlp", unique_name)  # at once, old pod or not
+
+    def rerun_step():
+        nodes = (wf_get(custom, unique_name).get("status") or {}).get("nodes") or {}
+        return [n for n in nodes.values() if n.get("type") == "Pod" and (n.get("startedAt") or "") >= retried_at]
+
+    step = wait_for(rerun_step, timeout=60, what="step re-run")[0]
+    time.sleep(3)  # the controller has had time to lose the pod, were it to
+    nodes = (wf_get(custom, unique_name).get("status") or {}).get("nodes") or {}
+    step = nodes[step["id"]]
+    assert "not found" not in (step.get("message") or ""), step
+    assert step.get("phase") in ("Pending", "Running"), step
+    pods = core.list_namespaced_pod("team-nlp", label_selector=f"workflows.argoproj.io/workflow={unique_name}").items
+    assert any(p.metadata.deletion_timestamp is None and p.status.phase in ("Pending", "Running") for p in pods)
+    actions.WORKFLOW_ACTIONS["terminate"](kube_admin, "team-nlp", unique_name)
 
 
 def test_retry_reruns_a_failed_workflow(kube_admin, unique_name):
@@ -251,16 +303,30 @@ ACTION_KEYS = ["ctrl+d", "y", "enter", "ctrl+k", "y", "x", "X", "z", "u", "R", "
                "n", "e", "a", "p"]
 
 
-async def test_read_only_mode_sends_no_mutating_request(demo_cluster):
-    agent_marker = f"read-only-probe-{int(time.time())}"
-    app = CockpitApp(Kubeconfig.load(demo_cluster.kubeconfig), context="cockpit-demo", read_only=True,
-                     start_pane="pods")
+@pytest.mark.parametrize("source", ["flag", "config", "context", "env"])
+async def test_read_only_mode_sends_no_mutating_request(demo_cluster, tmp_path, source):
+    """Each of the four ways to say read-only, then every action key on every pane (and its
+    drill-down), then `:cleanup`: the audit log shows reads and self-access reviews only."""
+    from cockpit.app import PANES
+    from cockpit.config import load_settings
+
+    config = tmp_path / "config.yaml"
+    config.write_text({"config": "read_only: true\n",
+                       "context": "contexts:\n  cockpit-demo:\n    read_only: true\n"}.get(source, ""))
+    settings, problems = load_settings(config, env={"COCKPIT_READ_ONLY": "1"} if source == "env" else {})
+    assert not problems
+    agent_marker = f"read-only-probe-{source}-{int(time.time())}"
+    app = CockpitApp(Kubeconfig.load(demo_cluster.kubeconfig), context="cockpit-demo", read_only=source == "flag",
+                     start_pane="pods", settings=settings)
     async with app.run_test(size=(120, 30)) as pilot:
         await until(pilot, lambda: app.hub is not None and app.hub.api is not None, what="connected")
+        assert app.read_only and app.hub.api.read_only
         app.hub.api.user_agent = f"gpu-cockpit/{agent_marker}"
-        for pane_key in ("2", "3", "6", "4", "5"):  # pods, jobs, pvcs, workflows, experiments
-            await pilot.press(pane_key)
-            await until(pilot, lambda: len(app.current.store) > 0, what="rows")
+        for index, pane in enumerate(PANES):
+            if pane == "contexts":
+                continue  # enter there switches context: a different test
+            await pilot.press(str(index + 1))
+            await until(pilot, lambda: len(app.current.store) > 0, what=f"rows of {pane}")
             app.table.move_cursor(0)
             await pilot.press("space")
             for key in ACTION_KEYS:
@@ -272,12 +338,17 @@ async def test_read_only_mode_sends_no_mutating_request(demo_cluster):
             footer_keys = {b.key for b in app.active_bindings.values()
                            if b.binding.action.split("(")[0] in ("delete", "kill", "workflow", "retry")}
             assert not footer_keys, footer_keys
+            while app.stack:  # back out of a drill-down that enter opened
+                app.pop_view()
+                await pilot.pause(0.05)
         app.run_command("cleanup")
         await pilot.pause(0.5)
     time.sleep(1.5)  # the audit backend writes in batches
     events = [json.loads(line) for line in demo_cluster.audit_log.read_text().splitlines()]
     ours = [e for e in events if agent_marker in e.get("userAgent", "")]
     assert ours, "the probe's own reads should be in the audit log"
+    ours = [e for e in ours if not ((e.get("objectRef") or {}).get("resource", "").startswith("selfsubject")
+                                    and e["verb"] == "create")]  # questions about own access
     bad = [(e["verb"], e.get("requestURI")) for e in ours
            if e["verb"] in ("create", "update", "patch", "delete", "deletecollection")
            or (e.get("objectRef") or {}).get("subresource") in ("exec", "attach", "portforward")]
