@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import ClassVar
 
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.message import Message
@@ -38,7 +38,9 @@ from cockpit.kube.utilization import (
     node_util_cells,
     sparkline,
 )
+from cockpit.ui import commands
 from cockpit.ui.actions import MUTATING_ACTIONS, ClusterActions
+from cockpit.ui.prompt import PROMPT_ACTIONS, Prompt
 from cockpit.ui.views import View
 from cockpit.ui.theming import install_themes, start_theme_reload, theme_variable_defaults
 from cockpit.ui.widgets.resource_table import ResourceTable
@@ -56,6 +58,7 @@ GPU_PANE_COLUMNS = (*GPU_COLUMNS, *UTIL_COLUMNS)
 # Pane order is also the digit shortcut order.
 PANES = ("gpu", "pods", "jobs", "workflows", "experiments", "pvcs", "nodes", "namespaces", "contexts")
 PANE_TITLES = {"gpu": "GPU allocation", "contexts": "Contexts", **{k: v.title for k, v in KINDS.items()}}
+ALL_NAMESPACES = "(all namespaces)"  # the namespace pane's first row; no namespace can have this name
 COMMAND_ALIASES = {"gpu": "gpu", "gpus": "gpu", "ctx": "contexts", "context": "contexts", "contexts": "contexts"}
 
 
@@ -67,13 +70,11 @@ class ContextReady(Message):
 
 class CockpitApp(ClusterActions, App):
     TITLE = "gpu-cockpit"
+    CSS_PATH = "ui/app.tcss"
     CSS = """
     Screen { layout: vertical; }
     #topbar { height: 1; background: $panel; color: $foreground; padding: 0 1; }
     #panebar { height: auto; max-height: 4; background: $boost; color: $text-muted; padding: 0 1; }
-    #prompt { dock: bottom; height: 1; border: none; padding: 0 1; display: none; background: $panel; }
-    #prompt.visible { display: block; }
-    #prompt:focus { border: none; }
     ResourceTable { scrollbar-size-vertical: 1; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -152,7 +153,7 @@ class CockpitApp(ClusterActions, App):
         yield Static(id="topbar")
         yield Static(id="panebar")
         yield ResourceTable(list(GPU_PANE_COLUMNS), id="table")
-        yield Input(id="prompt")
+        yield Prompt(id="prompt")
         yield Footer()
 
     @property
@@ -194,7 +195,14 @@ class CockpitApp(ClusterActions, App):
             else:
                 kind = KINDS[pane]
                 self.views[pane] = View(pane, kind.title, kind.columns, RowStore(), feed_id=pane, kind_id=pane)
+        self._add_all_namespaces_row()
         self._apply_scope()
+
+    def _add_all_namespaces_row(self) -> None:
+        view = self.views["namespaces"]
+        row = Row(key=ALL_NAMESPACES, cells=(ALL_NAMESPACES, "", ""), sort=("", "", -1.0),
+                  status="ok" if self.namespace is None else "")
+        self._apply(view, view.store.apply([row], []))
 
     def _context_rows(self) -> list[Row]:
         out = []
@@ -225,6 +233,7 @@ class CockpitApp(ClusterActions, App):
         for view in self.views.values():
             if view.feed_id:
                 self._apply(view, view.store.clear())
+        self._add_all_namespaces_row()
         self._set_context_rows()
         self._create_client(context)
         self.refresh_bars()
@@ -304,7 +313,7 @@ class CockpitApp(ClusterActions, App):
             deletes = ch.deletes
             if ch.reset:
                 keep = {r.key for r in ch.upserts}
-                deletes = [k for k in view.store.keys() if k not in keep]
+                deletes = [k for k in view.store.keys() if k not in keep and k != ALL_NAMESPACES]
             self._apply(view, view.store.apply(ch.upserts, deletes))
         pvc_rows = hub.pvc_rows_for_users()
         if pvc_rows:
@@ -417,6 +426,7 @@ class CockpitApp(ClusterActions, App):
         self.current = view
         table = self.table
         table.set_store(view.store, list(view.columns))
+        table.opens = view.id in _ENTER_OPENS  # the footer offers ⏎ only where it does something
         if view.cursor and view.store.index(view.cursor) is not None:
             table.move_cursor(view.store.index(view.cursor))
         self.refresh_bindings()
@@ -446,7 +456,9 @@ class CockpitApp(ClusterActions, App):
             self.connect(key)
             self.notify(f"switched to context {key}", timeout=3)
         elif view.id == "namespaces":
-            self.set_namespace(None if key == self.namespace else key)
+            # Like k9s: a namespace opens its pods.
+            self.set_namespace(None if key == ALL_NAMESPACES else key)
+            self.show_pane("pods")
         elif view.id == "gpu":
             self._drill_node(key.split("|", 1)[0])
         elif view.id == "nodes":
@@ -531,9 +543,51 @@ class CockpitApp(ClusterActions, App):
 
     def set_namespace(self, namespace: str | None) -> None:
         self.namespace = namespace
+        self._add_all_namespaces_row()
         self._apply_scope()
         self.notify(f"namespace: {namespace or 'all'}", timeout=2)
         self.refresh_bars()
+
+    def switch_namespace(self, name: str) -> None:
+        """`:ns NAME`: only to a namespace that exists; a typo must not show an empty cluster."""
+        feed = self.hub.feeds.get("namespaces") if self.hub else None
+        if self.recorded is not None or (feed is not None and feed.state_name == LIVE):
+            known = set(self.views["namespaces"].store.keys()) - {ALL_NAMESPACES}
+            if name in known:
+                self.set_namespace(name)
+            else:
+                self.notify(f"no namespace named {clean(name, 80)!r}: nothing changed (:ns lists them)",
+                            severity="error")
+            return
+        self._check_namespace(name)
+
+    @work(thread=True, group="ns-check", exclusive=True, exit_on_error=False)
+    def _check_namespace(self, name: str) -> None:
+        from kubernetes.client.rest import ApiException
+
+        from cockpit.kube import describe
+
+        api = self.hub.api if self.hub else None
+        note = ""
+        if api is None:
+            note = "not connected: cannot check that it exists"
+        else:
+            try:
+                describe.fetch(api, KINDS["namespaces"].resource, "", name)
+            except ApiException as e:
+                if e.status == 404:
+                    self.call_from_thread(self.notify, f"no namespace named {clean(name, 80)!r}: nothing changed",
+                                          severity="error")
+                    return
+                note = f"cannot check that it exists ({e.status} {clean(e.reason or '', 80)})"
+            except Exception as e:  # network trouble: switch, and say it is unchecked
+                note = f"cannot check that it exists: {clean(str(e), 120)}"
+        self.call_from_thread(self._namespace_checked, name, note)
+
+    def _namespace_checked(self, name: str, note: str) -> None:
+        self.set_namespace(name)
+        if note:
+            self.notify(f"namespace {clean(name, 80)}: {note}", severity="warning", timeout=5)
 
     def _apply_scope(self) -> None:
         for view in self.views.values():
@@ -615,19 +669,89 @@ class CockpitApp(ClusterActions, App):
         self._open_prompt("filter", "/", self.current.store.filter_text if self.current else "")
 
     def _open_prompt(self, mode: str, placeholder: str, value: str = "") -> None:
-        prompt = self.query_one("#prompt", Input)
+        if mode == "command":
+            placeholder += " pods, gpu, jobs, wf, exp, pvc, nodes, ns, ctx …  (tab completes, ↑↓ history)"
+            if self.hub and self.hub.api:
+                self.hub.ensure("namespaces")  # what `:ns <tab>` completes from
+            completer = commands.completer({
+                "namespace": lambda: sorted(self.views["namespaces"].store.keys()),
+                "context": lambda: sorted(self.kubeconfig.contexts),
+                "theme": lambda: sorted(self.available_themes)})
+        else:
+            placeholder += " text, regex or -l selector (app=web, team in (a,b), !key)"
+            completer = None
         self._prompt_mode = mode
-        prompt.placeholder = placeholder + (" pods, gpu, jobs, wf, exp, pvc, nodes, ns, ctx …" if mode == "command"
-                                            else " text, regex or -l key=value")
-        prompt.value = value
-        prompt.add_class("visible")
-        prompt.focus()
+        self.query_one("#prompt", Prompt).open(mode, value, placeholder=placeholder, completer=completer,
+                                               on_submit=self._submit_prompt)
+        self.refresh_bindings()
 
     def _close_prompt(self) -> None:
-        prompt = self.query_one("#prompt", Input)
-        prompt.remove_class("visible")
+        self.query_one("#prompt", Prompt).close()
         self._prompt_mode = ""
-        self.table.focus()
+        self.screen_stack[0].set_focus(self.table)
+        self.refresh_bindings()
+
+    async def on_event(self, event: events.Event) -> None:
+        # Keys are read in order, and each goes to the widget focused at the moment it is read;
+        # a binding's action normally runs only when the key has come back up from that widget,
+        # after the rest of a burst (`:jobs⏎` pasted or sent over SSH) has already been handed
+        # out. So a key bound on the table or the App runs here, at once: `:` opens the prompt
+        # and focuses it before the `j` is read, `d` pushes Describe before the `esc`.
+        if isinstance(event, events.Key) and not event.is_forwarded and await self._run_key_now(event):
+            return
+        if isinstance(event, events.Paste) and not event.is_forwarded and self._paste_to_prompt(event.text):
+            return
+        await super().on_event(event)
+
+    async def _run_key_now(self, event: events.Key) -> bool:
+        focused = self.focused
+        if isinstance(focused, Prompt):
+            if event.is_printable and event.character:
+                focused.type_key(event.character)
+                return True
+            active = self.screen.active_bindings.get(event.key)
+            if active is None or not active.enabled:
+                return False
+            await self.run_action(active.binding.action, active.node)  # enter, tab, ↑, ←, backspace…
+            return True
+        if isinstance(focused, Input):
+            return False  # typing: the input takes the key
+        active = self.screen.active_bindings.get(event.key)
+        if active is None or active.binding.priority or not active.enabled:
+            return False  # the usual way; a refused key then says why (on_key)
+        action = active.binding.action
+        opens_prompt = action.rpartition(".")[2].split("(", 1)[0] in PROMPT_ACTIONS
+        if not (opens_prompt or isinstance(focused, ResourceTable)):
+            return False
+        await self.run_action(action, active.node)
+        return True
+
+    def _paste_to_prompt(self, text: str) -> bool:
+        """A paste of `:cmd` or `/filter` onto the table opens that prompt with the rest."""
+        if self.screen is not self.screen_stack[0] or self.focused is not self.table or self._prompt_mode:
+            return False
+        line = text.strip().splitlines()[0] if text.strip() else ""
+        if line[:1] == ":":
+            self._open_prompt("command", ":", line[1:])
+        elif line[:1] == "/":
+            self._open_prompt("filter", "/", line[1:])
+        else:
+            return False
+        return True
+
+    def notify(self, message, *, title: str = "", severity="information", timeout=None, markup: bool = True):
+        # Toasts carry names, errors and typed text from users and clusters: never markup.
+        return super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
+
+    def check_action(self, action: str, parameters) -> bool | None:
+        if action in _TABLE_ACTIONS:
+            # Only for the table: not from a prompt (ctrl+r, ctrl+k reach the App from it), and not
+            # from a screen pushed over it (YAML must not stack on Describe, nor logs on logs).
+            if self.screen is not self.screen_stack[0]:
+                return False
+            if self._prompt_mode and action not in ("back", "command", "filter"):
+                return False
+        return super().check_action(action, parameters)
 
     @on(Input.Changed, "#prompt")
     def _prompt_changed(self, event: Input.Changed) -> None:
@@ -646,12 +770,19 @@ class CockpitApp(ClusterActions, App):
 
     @on(Input.Submitted, "#prompt")
     def _prompt_submitted(self, event: Input.Submitted) -> None:
+        event.input.remember(self._prompt_mode, event.value)
+        self._submit_prompt(event.value)
+
+    def _submit_prompt(self, value: str) -> None:
         mode = self._prompt_mode
         self._close_prompt()
         if mode == "filter":
-            self._set_filter(event.value)
+            self._set_filter(value)
+            error = self.current.store.filter_error if self.current else ""
+            if error:
+                self.notify(error, severity="warning", timeout=5)
         elif mode == "command":
-            self.run_command(event.value)
+            self.run_command(value)
 
     def run_command(self, text: str) -> None:
         words = text.strip().lstrip(":").split()
@@ -662,7 +793,10 @@ class CockpitApp(ClusterActions, App):
             self.exit()
             return
         if head in ("ns", "namespace", "namespaces") and args:
-            self.set_namespace(None if args[0] in ("all", "-A", "*") else args[0])
+            if args[0] in ("all", "-A", "*", ALL_NAMESPACES):
+                self.set_namespace(None)
+            else:
+                self.switch_namespace(args[0])
             return
         if head in ("ctx", "context", "contexts") and args:
             why = self.kubeconfig.unknown_context(args[0])
@@ -705,7 +839,7 @@ class CockpitApp(ClusterActions, App):
             kind = kind_by_alias(head)
             pane = kind.id if kind and kind.id in self.views else None
         if pane is None:
-            self.notify(f"unknown command: {clean(text)}", severity="warning")
+            self.notify(f"unknown command: {clean(text, 80)!r}; ? lists the commands", severity="warning")
             return
         self.show_pane(pane)
 
@@ -727,19 +861,26 @@ class CockpitApp(ClusterActions, App):
     def action_help(self) -> None:
         from cockpit.ui.screens.help import HelpScreen
 
-        self.push_screen(HelpScreen(self._binding_table()))
+        self.push_screen(HelpScreen(self._help_sections()))
 
-    def _binding_table(self) -> list[tuple[str, str, str]]:
+    def _help_sections(self) -> list[tuple[str, list[tuple[str, str, str]]]]:
+        from cockpit.ui.screens.help import key_names
         from cockpit.ui.screens.logs import LogScreen
+        from cockpit.ui.widgets.log_view import LogView
 
-        rows = [*LogScreen.binding_rows()]
-        for b in [*self.BINDINGS, *ResourceTable.BINDINGS]:
-            if isinstance(b, Binding):
+        def rows(bindings) -> list[tuple[str, str, str]]:
+            out = []
+            for b in bindings:
+                if not isinstance(b, Binding):
+                    continue
                 if self.read_only and b.action.split("(", 1)[0] in MUTATING_ACTIONS:
                     continue
-                keys = b.key_display or b.key
-                rows.append((keys, b.description, b.id or ""))
-        return rows
+                out.append((key_names(self, b, self._keymap), b.description, b.id or ""))
+            return out
+
+        return [("Keys", rows([*self.BINDINGS, *ResourceTable.BINDINGS])),
+                ("In a prompt (: and /)", rows(Prompt.BINDINGS)),
+                ("In the log view", rows([*LogScreen.BINDINGS, *LogView.BINDINGS]))]
 
     def _selected_object(self) -> tuple[str, str, str] | None:
         view = self.current
@@ -813,6 +954,13 @@ class CockpitApp(ClusterActions, App):
         self.forwards.stop_all()
         if self.hub:
             self.hub.close()
+
+
+# Panes where Enter on a row goes somewhere (on_resource_table_selected).
+_ENTER_OPENS = frozenset({"contexts", "namespaces", "gpu", "nodes", "workflows", "experiments", "jobs"})
+# The App's own key actions that work on the main table; `?` and `q` work everywhere.
+_TABLE_ACTIONS = frozenset(b.action.split("(", 1)[0] for b in CockpitApp.BINDINGS if isinstance(b, Binding)) - {
+    "quit", "help"}
 
 
 class _WorkerStop:

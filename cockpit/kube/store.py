@@ -7,6 +7,7 @@ Pure data: no Textual here. The owner feeds watch events through `apply`, hands 
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -43,9 +44,11 @@ def _text_predicate(text: str) -> tuple[Predicate | None, str]:
     note = ""
     if any(c in _REGEX_CHARS for c in text):
         try:
-            pattern = re.compile(text, re.IGNORECASE)
+            with warnings.catch_warnings():  # "possible nested set": nothing a user can act on
+                warnings.simplefilter("ignore")
+                pattern = re.compile(text, re.IGNORECASE)
         except re.error as e:
-            note = f"invalid regex {text!r}: {e}; matched as plain text"
+            note = f"invalid regex ({e.msg}), matched as plain text"
         else:
             return (lambda row: any(pattern.search(cell) for cell in row.cells)), ""
     needle = text.lower()

@@ -24,6 +24,7 @@ class ConfirmScreen(ModalScreen[bool]):
                                background: $panel; border: round $error; padding: 0 1; }
     ConfirmScreen #items { height: auto; max-height: 14; overflow-y: auto; }
     ConfirmScreen #hint { color: $text-muted; }
+    ConfirmScreen #hint.-wrong { color: $error; text-style: bold; }
     ConfirmScreen Input { border: tall $error; }
     """
 
@@ -60,6 +61,11 @@ class ConfirmScreen(ModalScreen[bool]):
     def _typed(self, event: Input.Submitted) -> None:
         if event.value == self.expected:
             self.dismiss(True)
-        else:
-            self.notify(f"that is not {self.expected!r}; nothing deleted", severity="warning")
-            self.dismiss(False)
+            return
+        # A typo keeps the dialog open and says so in it: closing would look like a deletion
+        # that silently did nothing.
+        hint = self.query_one("#hint", Static)
+        hint.update(Text(f"{event.value!r} is not {self.expected!r}: nothing deleted. "
+                         f"Type {self.expected!r} to confirm, esc to cancel."))
+        hint.add_class("-wrong")
+        event.input.value = ""

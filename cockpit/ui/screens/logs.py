@@ -125,7 +125,7 @@ class LogScreen(Screen):
     LogScreen #logs-title { height: 1; background: $panel; color: $foreground; text-style: bold; padding: 0 1; }
     LogScreen #logs-status { height: 1; background: $boost; color: $text-muted; padding: 0 1; }
     LogScreen #logs-status.-error { color: $error; }
-    LogScreen #logs-prompt { dock: bottom; height: 1; border: none; padding: 0 1; display: none; background: $panel; }
+    LogScreen #logs-prompt { height: 1; border: none; padding: 0 1; display: none; background: $panel; }
     LogScreen #logs-prompt.visible { display: block; }
     LogScreen #logs-prompt:focus { border: none; }
     """
@@ -446,12 +446,15 @@ class LogScreen(Screen):
         prompt.placeholder = placeholder
         prompt.value = value
         prompt.add_class("visible")
-        prompt.focus()
+        prompt.display = True  # focusable at once, not after the next style update
+        # At once, not after this message: the keys after `/` in one burst must land in the prompt.
+        self.set_focus(prompt)
         prompt.cursor_position = len(value)
 
     def _close_prompt(self) -> None:
         prompt = self.query_one("#logs-prompt", Input)
         prompt.remove_class("visible")
+        prompt.display = False
         self._prompt_mode = ""
         self.view.focus()
 

@@ -229,6 +229,12 @@ class ResourceTable(ScrollView, can_focus=True):
         # not jump while scrolling); measured on the visible page only, never the whole store.
         self._content: dict[int, int] = {}
         self._measure = True
+        self.opens = True  # whether Enter on a row leads anywhere; the owner says
+
+    def check_action(self, action: str, parameters) -> bool | None:
+        if action == "select":
+            return self.opens
+        return True
 
     # -- public API ------------------------------------------------------------------------------
 
