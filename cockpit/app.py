@@ -40,7 +40,7 @@ from cockpit.kube.utilization import (
 )
 from cockpit.ui import commands
 from cockpit.ui.actions import MUTATING_ACTIONS, ClusterActions
-from cockpit.ui.prompt import PROMPT_ACTIONS, Prompt
+from cockpit.ui.prompt import PROMPT_ACTIONS, Prompt, PromptBar
 from cockpit.ui.views import View
 from cockpit.ui.theming import install_themes, start_theme_reload, theme_variable_defaults
 from cockpit.ui.widgets.resource_table import ResourceTable
@@ -153,7 +153,7 @@ class CockpitApp(ClusterActions, App):
         yield Static(id="topbar")
         yield Static(id="panebar")
         yield ResourceTable(list(GPU_PANE_COLUMNS), id="table")
-        yield Prompt(id="prompt")
+        yield PromptBar(id="prompt-bar")
         yield Footer()
 
     @property
@@ -670,7 +670,7 @@ class CockpitApp(ClusterActions, App):
 
     def _open_prompt(self, mode: str, placeholder: str, value: str = "") -> None:
         if mode == "command":
-            placeholder += " pods, gpu, jobs, wf, exp, pvc, nodes, ns, ctx …  (tab completes, ↑↓ history)"
+            placeholder = "pods, gpu, jobs, wf, exp, pvc, nodes, ns, ctx …"
             if self.hub and self.hub.api:
                 self.hub.ensure("namespaces")  # what `:ns <tab>` completes from
             completer = commands.completer({
@@ -678,11 +678,12 @@ class CockpitApp(ClusterActions, App):
                 "context": lambda: sorted(self.kubeconfig.contexts),
                 "theme": lambda: sorted(self.available_themes)})
         else:
-            placeholder += " text, regex or -l selector (app=web, team in (a,b), !key)"
+            placeholder = "text, regex or -l selector (app=web, team in (a,b), !key)"
             completer = None
         self._prompt_mode = mode
         self.query_one("#prompt", Prompt).open(mode, value, placeholder=placeholder, completer=completer,
-                                               on_submit=self._submit_prompt)
+                                               on_submit=self._submit_prompt, on_cancel=self.action_back,
+                                               sigil=":" if mode == "command" else "/")
         self.refresh_bindings()
 
     def _close_prompt(self) -> None:
@@ -749,7 +750,7 @@ class CockpitApp(ClusterActions, App):
             # from a screen pushed over it (YAML must not stack on Describe, nor logs on logs).
             if self.screen is not self.screen_stack[0]:
                 return False
-            if self._prompt_mode and action not in ("back", "command", "filter"):
+            if self._prompt_mode and action != "back":
                 return False
         return super().check_action(action, parameters)
 

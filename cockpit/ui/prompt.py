@@ -15,8 +15,10 @@ import os
 from collections.abc import Callable, Iterable
 from typing import ClassVar
 
+from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.widgets import Input
+from textual.containers import Horizontal
+from textual.widgets import Input, Static
 
 # Actions that open a prompt; the App runs them the moment their key is read.
 PROMPT_ACTIONS = frozenset({"command", "filter", "search", "save"})
@@ -45,9 +47,12 @@ class Prompt(Input):
     """One line at the bottom, above the footer, shown while a prompt is open."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("up", "history(-1)", "Previous", show=False, id="prompt.history_back"),
+        # Shown in the footer while a prompt is open: what a person can do here, and nothing else.
+        Binding("enter", "submit", "Run", id="prompt.submit"),
+        Binding("escape", "cancel", "Cancel", id="prompt.cancel"),
+        Binding("tab", "complete", "Complete", id="prompt.complete"),
+        Binding("up", "history(-1)", "History", id="prompt.history_back", key_display="↑↓"),
         Binding("down", "history(1)", "Next", show=False, id="prompt.history_forward"),
-        Binding("tab", "complete", "Complete", show=False, id="prompt.complete"),
     ]
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
@@ -55,6 +60,7 @@ class Prompt(Input):
         self.mode = ""
         self.completer: Completer | None = None
         self.on_submit: Callable[[str], None] | None = None
+        self.on_cancel: Callable[[], None] | None = None
         self._history: dict[str, list[str]] = {}
         self._walk: int | None = None  # position in the history while walking it
         self._draft = ""  # what was typed before walking the history
@@ -65,11 +71,16 @@ class Prompt(Input):
         return bool(self.mode)
 
     def open(self, mode: str, value: str = "", *, placeholder: str = "", completer: Completer | None = None,
-             on_submit: Callable[[str], None] | None = None) -> None:
+             on_submit: Callable[[str], None] | None = None, on_cancel: Callable[[], None] | None = None,
+             sigil: str = "") -> None:
         """Show the prompt and take focus now, not after the current message."""
         self.mode = mode
         self.completer = completer
-        self.on_submit = on_submit
+        self.on_submit, self.on_cancel = on_submit, on_cancel
+        bar = self.parent if isinstance(self.parent, PromptBar) else None
+        if bar is not None:
+            bar.query_one(".prompt--sigil", Static).update(sigil)
+            bar.display = True
         self.placeholder = placeholder
         self.value = value
         self.cursor_position = len(value)
@@ -83,7 +94,13 @@ class Prompt(Input):
         mode, self.mode = self.mode, ""
         self.remove_class("-open")
         self.display = False
+        if isinstance(self.parent, PromptBar):
+            self.parent.display = False
         return mode
+
+    def action_cancel(self) -> None:
+        if self.on_cancel is not None:
+            self.on_cancel()
 
     def type_key(self, character: str) -> None:
         """Insert a typed character now (the App hands keys over as it reads them, so that the
@@ -139,3 +156,11 @@ class Prompt(Input):
             self.notify("  ".join(self.last_matches[:30]), timeout=4, markup=False)
         self.value = done + rest
         self.cursor_position = len(done)
+
+
+class PromptBar(Horizontal):
+    """The prompt with its sigil (`:` or `/`) in front, so a person sees which prompt is open."""
+
+    def compose(self) -> ComposeResult:
+        yield Static("", classes="prompt--sigil", markup=False)
+        yield Prompt(id="prompt")

@@ -122,7 +122,11 @@ async def test_prompt_shows_above_the_footer_with_what_was_typed():
             footer = app.query_one(Footer)
             assert prompt.region.height == 1 and prompt.region.bottom <= footer.region.y
             lines = screen_lines(app)
-            assert prompt.value == "jobs" and lines[size[1] - 2].strip() == "jobs"
+            assert prompt.value == "jobs" and lines[size[1] - 2].strip() == ":jobs"
+            footer_line = lines[size[1] - 1]
+            # The footer offers what works in the prompt, and none of the table's keys.
+            assert "Run" in footer_line and "Cancel" in footer_line and "Complete" in footer_line
+            assert "Filter" not in footer_line and "Logs" not in footer_line
 
 
 async def test_history_walks_back_and_forth_per_prompt():
