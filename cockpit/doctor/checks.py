@@ -348,11 +348,13 @@ def dcgm_answers(probe: MetricsProbe | None) -> CheckResult:
         return CheckResult(id_, title, WARNING, "no running dcgm-exporter pod to ask",
                            "without it GPU utilisation is unknown (NVML works only on the GPU box itself)")
     if probe.error:
+        forbidden = "forbidden" in probe.error.lower()
+        fix = ("give users `get pods/proxy` in the exporter's namespace" if forbidden else
+               "the API server would not proxy to the exporter (or it did not answer)")
         return CheckResult(id_, title, WARNING,
                            f"GET pods/{probe.exporter}:9400/proxy/metrics: {clean(probe.error, 300)}",
-                           "the cockpit falls back to a port-forward to the exporter; give users `get "
-                           "pods/proxy` in the exporter's namespace, or check the exporter pod",
-                           (f"pod/{probe.exporter}",))
+                           f"{fix}; the cockpit falls back to a port-forward to the exporter, which needs "
+                           "`create pods/portforward`", (f"pod/{probe.exporter}",))
     if probe.samples == 0:
         return CheckResult(id_, title, WARNING, f"{probe.exporter} on {probe.node} answered, but with no "
                                                 "DCGM_FI_DEV_GPU_UTIL sample", "check the exporter's metrics config",

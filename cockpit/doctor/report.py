@@ -27,8 +27,9 @@ def status_text(status: str) -> Text:
 def results_table(report: DoctorReport) -> Table:
     table = Table(show_header=True, header_style="bold", expand=True, show_lines=False, pad_edge=False)
     table.add_column("STATUS", no_wrap=True, width=7)
-    table.add_column("CHECK", ratio=1, min_width=14)
-    table.add_column("WHAT IT SAW / FIX", ratio=3)
+    # Long object names wrap instead of being cut: the name is what the user needs to see.
+    table.add_column("CHECK", ratio=1, min_width=14, overflow="fold")
+    table.add_column("WHAT IT SAW / FIX", ratio=3, overflow="fold")
     for r in report.results:
         detail = Text(r.saw)
         if r.fix and r.status != OK:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import re
 
-from tests.e2e.test_tmux import tmux_cockpit  # noqa: F401 - the fixture
+try:  # the shared terminal fixture (tests/support/tmux.py, also offered by tests/e2e/conftest.py)
+    from tests.support.tmux import tmux_cockpit  # noqa: F401
+except ImportError:  # pragma: no cover - before the fixture moved there
+    from tests.e2e.test_tmux import tmux_cockpit  # noqa: F401
 
 
 def test_doctor_screen_shows_the_checks_and_esc_closes_it(tmux_cockpit):  # noqa: F811
@@ -15,8 +18,8 @@ def test_doctor_screen_shows_the_checks_and_esc_closes_it(tmux_cockpit):  # noqa
     # The checks run in a worker; the screen answers keys meanwhile and then shows the summary.
     screen = term.wait_for(r"\d+ checks: \d+ ok, \d+ warnings, 0 failed", timeout=60)
     assert "cockpit-demo is ready" in screen
-    assert re.search(r"ok\s+│ Cluster reachable", screen), screen
-    assert "GPU nodes advertise" in screen
+    assert re.search(r"ok\s+│ Cluster", screen), screen
+    assert "GPU nodes" in screen and "advertise GPUs" in screen
     lines = screen.splitlines()
     assert len(lines) <= 24 and all(len(line) <= 80 for line in lines)
     # Scrolling reaches the last check (the registry).

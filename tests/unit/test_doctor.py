@@ -147,6 +147,9 @@ def test_dcgm_probe_results():
     r = c.dcgm_answers(MetricsProbe("gpu-operator/nvidia-dcgm-exporter-x", "gpu-a100-01",
                                     error="503 error trying to reach service"))
     assert r.status == WARNING and r.objects == ("pod/gpu-operator/nvidia-dcgm-exporter-x",)
+    assert "would not proxy" in r.fix
+    denied = c.dcgm_answers(MetricsProbe("ns/p", "n", error='403 pods "p:9400" is forbidden: cannot get pods/proxy'))
+    assert "get pods/proxy" in denied.fix
     assert c.dcgm_answers(MetricsProbe("ns/p", "n", samples=8)).status == OK
 
 
