@@ -172,3 +172,62 @@ def test_any_mix_of_the_corpus_reaches_the_terminal_inert(texts):
             assert_terminal_safe(app)
 
     asyncio.run(run())
+
+
+# -- the same corpus from the demo cluster: describe, events, YAML and logs ------------------------
+
+async def test_corpus_from_the_cluster_in_describe_events_yaml_and_logs(demo_cluster, kube_admin, unique_name):
+    import datetime as dt
+
+    from kubernetes import client
+
+    from cockpit.app import CockpitApp
+    from cockpit.demo.simulator import append_lines
+    from cockpit.kube.connection import Kubeconfig
+    from tests.integration.test_logs_live import NS, log_pod
+
+    everything = "MARK-" + "".join(CORPUS)
+    files = log_pod(kube_admin, demo_cluster, unique_name, annotations={"note": everything})
+    core = client.CoreV1Api(kube_admin)
+    pod = core.read_namespaced_pod(unique_name, NS)
+    now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    core.create_namespaced_event(NS, {
+        "apiVersion": "v1", "kind": "Event", "metadata": {"name": f"{unique_name}.corpus"},
+        "involvedObject": {"apiVersion": "v1", "kind": "Pod", "name": unique_name, "namespace": NS,
+                           "uid": pod.metadata.uid},
+        "reason": "BackOff", "message": "EVENT-" + "".join(CORPUS), "type": "Warning", "count": 1,
+        "firstTimestamp": now, "lastTimestamp": now, "source": {"component": "kubelet"}})
+    append_lines(files["main"], ["LOG-" + text for text in CORPUS])
+
+    app = CockpitApp(Kubeconfig.load(demo_cluster.kubeconfig), context="cockpit-demo", start_pane="pods")
+    async with app.run_test(size=(200, 50)) as pilot:
+        await until(pilot, lambda: any(k.endswith("/" + unique_name) for k in app.current.store.keys()),
+                    what="the pod listed")
+        await pilot.press("slash", *unique_name, "enter")
+        await until(pilot, lambda: (app.table.cursor_key or "").endswith("/" + unique_name), what="cursor on the pod")
+
+        await pilot.press("d")
+        await until(pilot, lambda: "EVENT-" in getattr(app.screen, "body_text", ""), timeout=30, what="describe")
+        await pilot.pause()
+        shown = assert_terminal_safe(app, shown=MARKUP)
+        assert "MARK-" in shown  # the annotation, at the top
+        await pilot.press("G")  # the events, at the bottom
+        await pilot.pause()
+        shown = assert_terminal_safe(app, shown=MARKUP)
+        assert "EVENT-" in shown
+        await pilot.press("escape")
+
+        await pilot.press("y")
+        await until(pilot, lambda: "MARK-" in getattr(app.screen, "body_text", ""), timeout=30, what="yaml")
+        await pilot.pause()
+        assert "MARK-" in assert_terminal_safe(app)
+        await pilot.press("escape")
+
+        await pilot.press("l")
+        await until(pilot, lambda: type(app.screen).__name__ == "LogScreen", what="log screen")
+        view = app.screen.view
+        await until(pilot, lambda: sum(line.text.startswith("LOG-") for line in view.lines()) == len(CORPUS),
+                    timeout=30, what="corpus log lines")
+        await pilot.pause()
+        shown = assert_terminal_safe(app, shown=MARKUP)
+        assert "LOG-" in shown
