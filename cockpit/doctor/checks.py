@@ -665,20 +665,38 @@ def katib(groups: set[str], katib_resources: set[str], deployments: Sequence[Map
     return CheckResult(id_, title, OK, f"CRDs installed, {_listing([key_of(d) for d in found])} ready")
 
 
-def kueue(groups: set[str], deployments: Sequence[Mapping[str, Any]]) -> CheckResult:
+def _active(queue: Mapping[str, Any]) -> bool:
+    return any(c.get("type") == "Active" and c.get("status") == "True"
+               for c in (queue.get("status") or {}).get("conditions") or [])
+
+
+def kueue(groups: set[str], deployments: Sequence[Mapping[str, Any]],
+          cluster_queues: Sequence[Mapping[str, Any]] | None = None) -> CheckResult:
+    """Kueue when installed: its manager runs (a ready Deployment, or, where it runs elsewhere,
+    ClusterQueues it has marked Active) - while it is down its webhooks hold or refuse jobs."""
     id_, title = "kueue", "Kueue"
     if "kueue.x-k8s.io" not in groups:
         return CheckResult(id_, title, OK, "not installed (jobs are not queued)")
     found = find_deployments(deployments, "kueue-controller-manager")
-    if not found:
-        return CheckResult(id_, title, FAILED, "Kueue's CRDs are installed but no kueue-controller-manager "
-                                               "Deployment: its webhooks may refuse or hold new jobs",
-                           "install Kueue's manager, or remove its CRDs and webhooks")
     down = [key_of(d) for d in found if not _ready(d)]
     if down:
         return CheckResult(id_, title, FAILED, f"{_listing(down)}: no ready replica; queued jobs stay suspended",
                            "check the manager's logs", tuple(f"deployment/{d}" for d in down))
-    return CheckResult(id_, title, OK, f"{_listing([key_of(d) for d in found])} ready")
+    queues = list(cluster_queues or [])
+    inactive = [name_of(q) for q in queues if not _active(q)]
+    active = [name_of(q) for q in queues if _active(q)]
+    if not found and not active:
+        return CheckResult(id_, title, FAILED, "Kueue's CRDs are installed but no kueue-controller-manager "
+                                               "Deployment and no active ClusterQueue: its webhooks may refuse or "
+                                               "hold new jobs", "install Kueue's manager, or remove its CRDs and "
+                                                                "webhooks")
+    if inactive:
+        return CheckResult(id_, title, WARNING, f"ClusterQueues not active: {_listing(inactive)} (jobs sent to them "
+                                                "wait)", "kubectl describe clusterqueue NAME: usually a missing "
+                                                         "ResourceFlavor", tuple(f"clusterqueue/{q}" for q in inactive))
+    manager = f"{_listing([key_of(d) for d in found])} ready" if found else "manager running"
+    return CheckResult(id_, title, OK, f"{manager}; {len(queues)} ClusterQueues active" if queues
+                       else f"{manager}; no ClusterQueue yet")
 
 
 # -- the user's own access ---------------------------------------------------------------------

@@ -96,6 +96,7 @@ class ClusterFacts:
     argo_configmap_name: str = "workflow-controller-configmap"
     argo_configmap: dict | None = None
     katib_resources: set[str] = field(default_factory=set)
+    cluster_queues: list[dict] | None = None
     access: AccessReview | None = None
     metrics: MetricsProbe | None = None
     unreadable: dict[str, Unreadable] = field(default_factory=dict)  # kind -> why
@@ -126,8 +127,11 @@ def gather(api, context: str, namespace: str) -> ClusterFacts:
         facts.version = clean(_call(api, "/version").get("gitVersion", ""), 64)
     except _Refused as e:  # some clusters hide /version; the next reads tell whether it answers
         facts.notes.append(f"/version: {e.status}")
+    preferred: dict[str, str] = {}
     try:
-        facts.groups = {clean(g.get("name", ""), 253) for g in _call(api, "/apis").get("groups") or []}
+        for g in _call(api, "/apis").get("groups") or []:
+            facts.groups.add(clean(g.get("name", ""), 253))
+            preferred[g.get("name", "")] = (g.get("preferredVersion") or {}).get("groupVersion", "")
     except _Refused as e:
         facts.unreadable["API groups"] = Unreadable("API groups", f"{e.status} {e}")
     facts.nodes = _kind_list(api, facts, "nodes", "/api/v1/nodes") or []
@@ -152,6 +156,8 @@ def gather(api, context: str, namespace: str) -> ClusterFacts:
         with contextlib.suppress(_Refused):
             facts.katib_resources = {clean(r.get("name", ""), 253) for r in
                                      _call(api, "/apis/kubeflow.org/v1beta1").get("resources") or []}
+    if preferred.get("kueue.x-k8s.io"):
+        facts.cluster_queues = _kind_list(api, facts, "clusterqueues", f"/apis/{preferred['kueue.x-k8s.io']}/clusterqueues")
     facts.access = _rules_review(api, namespace)
     facts.metrics = _metrics(api, facts.pods)
     return facts

@@ -143,7 +143,7 @@ def run_checks(facts: ClusterFacts, *, registry_probe=None, registry_configured:
                                      facts.argo_configmap, u.get("configmaps")))
     out.append(checks.argo_executor(facts.groups, facts.argo_configmap, controllers[0] if controllers else None))
     out.append(checks.katib(facts.groups, facts.katib_resources, facts.deployments))
-    out.append(checks.kueue(facts.groups, facts.deployments))
+    out.append(checks.kueue(facts.groups, facts.deployments, facts.cluster_queues))
     if facts.access is not None:
         out.append(checks.own_access(facts.access, read_only))
     out.append(checks.registry(registry_probe if registry_configured else None, facts.context))

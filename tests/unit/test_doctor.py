@@ -300,6 +300,14 @@ def test_katib_and_kueue(recorded):
     assert c.katib({"kubeflow.org"}, {"experiments", "trials"}, deps).status == FAILED
     assert c.kueue(set(), deps) == c.CheckResult("kueue", "Kueue", OK, "not installed (jobs are not queued)")
     assert c.kueue({"kueue.x-k8s.io"}, deps).status == FAILED
+    active = {"metadata": {"name": "gpu-a100"}, "status": {"conditions": [{"type": "Active", "status": "True"}]}}
+    idle = {"metadata": {"name": "gpu-h100"}, "status": {"conditions": [
+        {"type": "Active", "status": "False", "reason": "FlavorNotFound"}]}}
+    # A manager running outside a Deployment shows in the queues it keeps active.
+    r = c.kueue({"kueue.x-k8s.io"}, deps, [active])
+    assert r.status == OK and "manager running; 1 ClusterQueues active" in r.saw
+    r = c.kueue({"kueue.x-k8s.io"}, deps, [active, idle])
+    assert r.status == WARNING and r.objects == ("clusterqueue/gpu-h100",)
 
 
 # -- access and registry -----------------------------------------------------------------------
