@@ -30,6 +30,7 @@ COMMANDS: tuple[Command, ...] = (
     Command(("pf", "portforwards", "port-forwards"), "active port-forwards"),
     Command(("cleanup",), "finished work and idle GPU holders to delete"),
     Command(("launch",), "launch a preset"),
+    Command(("doctor",), "is this cluster ready for GPU experiments?"),
     Command(("theme",), "switch theme", "theme", "[NAME]"),
     Command(("q", "quit"), "quit"),
 )
