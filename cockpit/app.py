@@ -728,8 +728,15 @@ class CockpitApp(ClusterActions, App):
         return True
 
     def _paste_to_prompt(self, text: str) -> bool:
-        """A paste of `:cmd` or `/filter` onto the table opens that prompt with the rest."""
-        if self.screen is not self.screen_stack[0] or self.focused is not self.table or self._prompt_mode:
+        """A paste of `:cmd` or `/filter` onto the table opens that prompt with the rest; a paste
+        into an open prompt is typed into it now, before an Enter read right after it."""
+        focused = self.focused
+        if isinstance(focused, Prompt):
+            lines = text.splitlines()
+            if lines:
+                focused.type_key(lines[0])
+            return True
+        if self.screen is not self.screen_stack[0] or focused is not self.table or self._prompt_mode:
             return False
         line = text.strip().splitlines()[0] if text.strip() else ""
         if line[:1] == ":":

@@ -103,8 +103,9 @@ class Prompt(Input):
             self.on_cancel()
 
     def type_key(self, character: str) -> None:
-        """Insert a typed character now (the App hands keys over as it reads them, so that the
-        ones after Enter in the same burst are not typed into a prompt that has closed)."""
+        """Insert typed (or pasted) text now: the App hands keys over as it reads them, so that
+        the ones after Enter in the same burst are not typed into a prompt that has closed, and
+        an Enter right after a paste submits what was pasted."""
         self._restart_blink()
         selection = self.selection
         if selection.is_empty:

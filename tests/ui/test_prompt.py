@@ -210,6 +210,12 @@ async def test_paste_of_a_command_onto_the_table_opens_the_prompt():
         await pilot.press("enter")
         await settle(pilot)
         assert app.current.id == "jobs"
+        # Into an open prompt, with Enter read right after the paste.
+        burst(app, ":")
+        app.post_message(events.Paste("pvc"))
+        burst(app, "\r")
+        await settle(pilot)
+        assert app.current.id == "pvcs"
 
 
 async def test_unknown_namespace_is_refused_and_a_known_one_switches():
