@@ -332,6 +332,8 @@ class LogScreen(Screen):
     def _follower_state(self, msg: FollowerState) -> None:
         if msg.generation != self._generation or msg.target not in self._states:
             return
+        if msg.state == STOPPED and self._states[msg.target][0] in (ENDED, ERROR):
+            return  # the thread leaving after it ended keeps what it said (why it ended)
         self._states[msg.target] = (msg.state, msg.detail)
         self._refresh_status()
 
