@@ -109,7 +109,6 @@ class LaunchScreen(Screen):
     @on(OptionList.OptionSelected, "#presets")
     async def _picked(self, event: OptionList.OptionSelected) -> None:
         self.preset = self.library.get(event.option.id)
-        self.query_one("#title", Static).update(Text(f"Launch {self.preset.name} into {self.namespace}"))
         self.query_one("#presets").display = False
         form = self.query_one("#form", VerticalScroll)
         form.display = True
@@ -139,7 +138,11 @@ class LaunchScreen(Screen):
             parts += [Horizontal(Label(name), widget, classes="row"), Static(Text(help_text), classes="help"),
                       Static("", id=f"e-{name}", classes="error")]
         await form.mount_all(parts)
-        self.query_one("#f-namespace", Input).focus()
+        form.scroll_home(animate=False)  # the previous preset's form may have been scrolled down
+        self.set_focus(self.query_one("#f-namespace", Input))  # now, not after this handler
+        # The title changes last: once it shows, the form takes keys (a Tab typed while the
+        # fields mount would move focus away from the first field).
+        self.query_one("#title", Static).update(Text(f"Launch {self.preset.name} into {self.namespace}"))
 
     def _values(self) -> tuple[str, dict[str, Any], dict[str, str]]:
         ns = self.query_one("#f-namespace", Input).value.strip() or "default"
