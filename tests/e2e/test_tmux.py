@@ -4,71 +4,17 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
-import sys
 import time
-from pathlib import Path
 
-import pytest
 from kubernetes import client
 
-from tests.conftest import unavailable
+# Tmux, cockpit_command and the tmux_cockpit fixture live in tests/support/tmux.py; they stay
+# importable from here for the e2e files that import them from this module.
+from tests.support import tmux as _tmux
+from tests.support.tmux import Tmux, cockpit_command  # noqa: F401
 
-
-def cockpit_command() -> str:
-    exe = Path(sys.executable).parent / "cockpit"
-    return str(exe) if exe.exists() else (shutil.which("cockpit") or "")
-
-
-class Tmux:
-    def __init__(self, tmp: Path, env: dict, cmd: str, size=(80, 24)):
-        self.sock = str(tmp / "tmux.sock")
-        self.env = env
-        subprocess.run(["tmux", "-S", self.sock, "new-session", "-d", "-s", "e2e", "-x", str(size[0]),
-                        "-y", str(size[1]), cmd], env=env, check=True)
-
-    def screen(self) -> str:
-        return subprocess.run(["tmux", "-S", self.sock, "capture-pane", "-p", "-t", "e2e"], capture_output=True,
-                              text=True).stdout
-
-    def keys(self, *keys: str) -> None:
-        for k in keys:
-            subprocess.run(["tmux", "-S", self.sock, "send-keys", "-t", "e2e", k], check=True)
-            time.sleep(0.2)  # a lone ESC followed at once by a key reads as alt+key
-
-    def wait_for(self, pattern: str, timeout: float = 30) -> str:
-        deadline = time.monotonic() + timeout
-        text = ""
-        while time.monotonic() < deadline:
-            text = self.screen()
-            if re.search(pattern, text):
-                return text
-            time.sleep(0.2)
-        raise AssertionError(f"{pattern!r} never appeared; screen:\n{text}")
-
-    def kill(self) -> None:
-        subprocess.run(["tmux", "-S", self.sock, "kill-server"], capture_output=True)
-
-
-@pytest.fixture
-def tmux_cockpit(demo_cluster, tmp_path):
-    if not shutil.which("tmux"):
-        unavailable("tmux is not installed")
-    exe = cockpit_command()
-    if not exe:
-        unavailable("the cockpit command is not installed")
-    env = {**os.environ, "KUBECONFIG": str(demo_cluster.kubeconfig), "TERM": "xterm-256color"}
-    started = []
-
-    def start(args: str = "", size=(80, 24)) -> Tmux:
-        t = Tmux(tmp_path, env, f"{exe} {args}; sleep 60", size)
-        started.append(t)
-        return t
-
-    yield start
-    for t in started:
-        t.kill()
+tmux_cockpit = _tmux.tmux_cockpit  # the fixture itself comes from tests/e2e/conftest.py
 
 
 def api_gpu_used(api, node: str) -> int:
