@@ -200,7 +200,8 @@ class PortForwardDialog(ModalScreen[PortForwardChoice | None]):
 
 FORWARD_COLUMNS = (
     Column("ID", 5),
-    Column("TARGET", 44, min_width=20),
+    # Cut in the middle: the pod's unique tail and the port stay readable at 80 columns.
+    Column("TARGET", 44, min_width=20, cut="middle"),
     Column("LOCAL", 21),
     Column("STATUS", 20, min_width=10),
     Column("CONNS", 7, "right", priority=1),
