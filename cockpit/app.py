@@ -984,7 +984,8 @@ class _WorkerStop:
 def run_app(args) -> int:
     import dataclasses
     import sys
-    import signal
+
+    from cockpit import hangup
 
     settings, problems = load_settings()
     if args.theme:
@@ -1002,7 +1003,14 @@ def run_app(args) -> int:
                      settings=settings, watch_themes=True)
     app.startup_problems = [str(p) for p in problems]
 
-    # The SSH connection dropped: leave at once, closing streams on the way.
-    signal.signal(signal.SIGHUP, lambda *_: app.call_later(app.exit))
+    # SIGHUP, SIGTERM or the terminal's end: out within a second, in every state (cockpit/hangup.py).
+    shutdown = hangup.install()
+    shutdown.on_stop(lambda: app.call_later(app.exit))  # the way that restores the terminal
+    shutdown.on_stop(app.forwards.stop_all)  # listeners and tunnels closed, not left to the kernel
+    shutdown.on_stop(lambda: app.hub and app.hub.close())
+    shutdown.on_stop(lambda: app.scraper and app.scraper.stop(timeout=0))
     app.run()
+    if shutdown.requested:
+        shutdown.terminal_restored = True
+        shutdown.finish()  # threads still blocked on the network must not hold the exit up
     return 0
