@@ -27,7 +27,7 @@ import pytest
 from kubernetes import client
 
 from tests.conftest import unavailable
-from tests.e2e.test_tmux import cockpit_command
+from tests.support.tmux import cockpit_command
 
 DEADLINE = 1.5  # the requirement is 1 s; see the module docstring
 SOCKETS_DEADLINE = 3.0  # the other end (API server, KWOK) notices the closed connection
