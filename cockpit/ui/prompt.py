@@ -56,7 +56,9 @@ class Prompt(Input):
     ]
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        # No blinking: a steady cursor reads the same in every screen capture and snapshot.
         super().__init__(id=id, classes=classes, select_on_focus=False)
+        self.cursor_blink = False
         self.mode = ""
         self.completer: Completer | None = None
         self.on_submit: Callable[[str], None] | None = None
