@@ -64,6 +64,27 @@ def _delete_node(core, name: str) -> None:
             raise
 
 
+@pytest.fixture(scope="module", autouse=True)
+def settled_fleet(demo_cluster, kube_admin):
+    """The seeded fleet once it has settled: operator DaemonSets ready on their nodes, the
+    Deployments ready, every seeded workflow picked up by the controller. Right after `demo up`
+    on a loaded machine some of that lags, and doctor would rightly report it."""
+    apps, custom = client.AppsV1Api(kube_admin), client.CustomObjectsApi(kube_admin)
+
+    def settled():
+        sets = apps.list_namespaced_daemon_set("gpu-operator").items
+        deps = [d for ns in ("argo", "gpu-operator") for d in apps.list_namespaced_deployment(ns).items]
+        wfs = custom.list_cluster_custom_object("argoproj.io", "v1alpha1", "workflows")["items"]
+        waiting = [d.metadata.name for d in sets
+                   if not d.status.desired_number_scheduled
+                   or (d.status.number_ready or 0) < d.status.desired_number_scheduled]
+        waiting += [d.metadata.name for d in deps if (d.status.ready_replicas or 0) < 1]
+        waiting += [w["metadata"]["name"] for w in wfs if not (w.get("status") or {}).get("phase")]
+        return not waiting or None
+
+    wait_for(settled, 180, interval=1, what="the demo fleet to settle")
+
+
 # -- the default fleet -------------------------------------------------------------------------
 
 def test_default_fleet_passes(demo_cluster, tmp_path):
@@ -73,7 +94,7 @@ def test_default_fleet_passes(demo_cluster, tmp_path):
     last = out.stdout.strip().splitlines()[-1]
     assert "checks:" in last and "0 failed" in last and "cockpit-demo is ready" in last
     code, doc = doctor_json(demo_cluster, tmp_path, "--context", "cockpit-demo")
-    assert code == 0 and doc["summary"]["failed"] == 0
+    assert code == 0, [c for c in doc["checks"] if c["status"] == "failed"]
     checks = checks_of(doc)
     for ok in ("cluster", "gpu-capacity", "gfd-labels", "mig-strategy", "time-slicing", "device-plugin",
                "gpu-feature-discovery", "dcgm-exporter", "default-storageclass", "argo-controller",
@@ -187,7 +208,7 @@ def test_argo_configmap_removed_is_named(demo_cluster, kube_admin, tmp_path):
 
 def test_viewer_context_reports_its_limited_access(demo_cluster, tmp_path):
     code, doc = doctor_json(demo_cluster, tmp_path, "--context", "cockpit-demo-viewer", "-n", "team-vision")
-    assert code == 0, doc["summary"]
+    assert code == 0, [c for c in doc["checks"] if c["status"] == "failed"]
     checks = checks_of(doc)
     access = checks["access"]
     assert access["name"] == "Your access in namespace team-vision"
