@@ -624,7 +624,11 @@ class CockpitApp(ClusterActions, App):
         self._set_bar("#topbar", top)
         view = self.current
         store = view.store
-        count = f"{len(store)}" if len(store) == store.total else f"{len(store)}/{store.total}"
+        shown, total = len(store), store.total
+        if view.id == "namespaces" and ALL_NAMESPACES in store:  # that row is no namespace: not counted
+            total -= 1
+            shown -= store.index(ALL_NAMESPACES) is not None
+        count = f"{shown}" if shown == total else f"{shown}/{total}"
         bar = Text.assemble((view.title, "bold"), f" ({count})")
         if store.filter_text:
             bar.append(f"  filter: {store.filter_text}")
