@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from tests.integration.test_doctor import settled_fleet  # noqa: F401 - autouse: the fleet has settled
+
 try:  # the shared terminal fixture (tests/support/tmux.py, also offered by tests/e2e/conftest.py)
     from tests.support.tmux import tmux_cockpit  # noqa: F401
 except ImportError:  # pragma: no cover - before the fixture moved there
