@@ -44,7 +44,7 @@ def installed() -> Shutdown | None:
     return _installed
 
 
-def install(grace: float = 0.6, terminal_fd: int = 0) -> Shutdown:
+def install(grace: float = 0.5, terminal_fd: int = 0) -> Shutdown:
     """Take over SIGHUP and SIGTERM and watch the terminal. Call on the main thread, before the
     app takes the terminal (its mode then is the one to restore)."""
     global _installed
@@ -55,7 +55,7 @@ def install(grace: float = 0.6, terminal_fd: int = 0) -> Shutdown:
 
 
 class Shutdown:
-    def __init__(self, grace: float = 0.6, terminal_fd: int = 0):
+    def __init__(self, grace: float = 0.5, terminal_fd: int = 0):
         self.grace = grace
         self.terminal_fd = terminal_fd
         self.reason: int | None = None  # the signal number, or TERMINAL_GONE
