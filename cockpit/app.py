@@ -728,8 +728,9 @@ class CockpitApp(ClusterActions, App):
         opens_prompt = action.rpartition(".")[2].split("(", 1)[0] in PROMPT_ACTIONS
         if not (opens_prompt or isinstance(focused, ResourceTable)):
             return False
-        await self.run_action(action, active.node)
-        return True
+        # An action that skips (SkipAction: ctrl+c with nothing selected) goes the usual way,
+        # where the next binding of the key gets its turn.
+        return await self.run_action(action, active.node)
 
     def _paste_to_prompt(self, text: str) -> bool:
         """A paste of `:cmd` or `/filter` onto the table opens that prompt with the rest; a paste
@@ -754,6 +755,10 @@ class CockpitApp(ClusterActions, App):
     def notify(self, message, *, title: str = "", severity="information", timeout=None, markup: bool = True):
         # Toasts carry names, errors and typed text from users and clusters: never markup.
         return super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
+
+    def action_help_quit(self) -> None:
+        # Textual's own hint is markup ("[b]q[/b]"); toasts here are plain text.
+        self.notify("press q (or ctrl+q) to quit", title="Do you want to quit?")
 
     def check_action(self, action: str, parameters) -> bool | None:
         if action in _TABLE_ACTIONS:

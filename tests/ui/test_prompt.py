@@ -199,6 +199,15 @@ async def test_invalid_regex_and_selector_say_so():
         assert "invalid label selector" in text and "No rows match" not in text
 
 
+async def test_ctrl_c_hint_is_plain_text():
+    app = recorded_app("pods")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("ctrl+c")
+        await settle(pilot)
+        assert messages(app)[-1] == "press q (or ctrl+q) to quit" and app.is_running
+
+
 async def test_paste_of_a_command_onto_the_table_opens_the_prompt():
     app = recorded_app("pods")
     async with app.run_test(size=(80, 24)) as pilot:
