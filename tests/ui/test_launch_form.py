@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 import yaml
+from textual.widgets import Input
 
 from cockpit.kube.gpu import free_by_product
 from cockpit.launch.library import PresetLibrary
@@ -105,6 +106,8 @@ def test_launch_form_snapshot(snap_compare, tmp_path, size, state):
             await until(pilot, lambda: screen.query_one("#presets").option_count > 0, what="presets")
             return
         await open_form(pilot, screen)
+        for field in screen.query(Input):
+            field.cursor_blink = False  # the same picture at any moment
         screen.query_one("#f-name").value = "train-demo"
         if state == "product-list":
             screen.query_one("#f-gpu_product").focus()
