@@ -7,6 +7,7 @@ configured repaint rate, so nothing here waits on the network, and nothing polls
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from typing import ClassVar
@@ -73,7 +74,7 @@ class CockpitApp(ClusterActions, App):
     CSS_PATH = "ui/app.tcss"
     CSS = """
     Screen { layout: vertical; }
-    #topbar { height: 1; background: $panel; color: $foreground; padding: 0 1; }
+    #topbar { height: auto; max-height: 3; background: $panel; color: $foreground; padding: 0 1; }
     #panebar { height: auto; max-height: 4; background: $boost; color: $text-muted; padding: 0 1; }
     ResourceTable { scrollbar-size-vertical: 1; }
     """
@@ -224,6 +225,11 @@ class CockpitApp(ClusterActions, App):
 
     def connect(self, context: str) -> None:
         self.context = context
+        if self.read_only and self.forwards.list():
+            # A forward made in a writable context must not outlive the switch into a read-only one.
+            count = len(self.forwards.list())
+            self.forwards.stop_all()
+            self.notify(f"read-only context: closed {count} port-forward(s)", severity="warning", markup=False)
         self._stop_scraper()
         self.util = UtilizationTracker(window_seconds=self.settings.idle.window, clock=self.clock)
         if self.hub:
@@ -609,7 +615,9 @@ class CockpitApp(ClusterActions, App):
         if state == FORBIDDEN:
             return "⊘ forbidden", "warn"
         if state == ERROR:
-            return f"✖ reconnecting: {detail}", "error"
+            wait, _ = self.hub.retry(feed_id)
+            when = f", retrying in {math.ceil(wait)} s" if wait >= 0.5 else ", retrying"
+            return f"✖ {detail or 'API server unreachable'}{when}", "error"
         return "◌ connecting", ""
 
     def refresh_bars(self) -> None:
@@ -621,6 +629,11 @@ class CockpitApp(ClusterActions, App):
                             ("ctx ", "dim"), clean(self.context or "-"), ("  ns ", "dim"), clean(ns), "  ", conn)
         if self.read_only:
             top.append("  [READ-ONLY]", "bold reverse")
+            forced = self.settings.read_only_reason
+            if forced.startswith("read-only because of"):
+                # Read-only that nobody asked for: say which file and line caused it, where it stays in view.
+                top.append("\n")
+                top.append(clean(forced), "bold")
         self._set_bar("#topbar", top)
         view = self.current
         store = view.store
@@ -630,6 +643,10 @@ class CockpitApp(ClusterActions, App):
             shown -= store.index(ALL_NAMESPACES) is not None
         count = f"{shown}" if shown == total else f"{shown}/{total}"
         bar = Text.assemble((view.title, "bold"), f" ({count})")
+        stale = self.hub.retry(view.feed_id)[1] if self.hub and view.feed_id else 0.0
+        if stale:
+            # The rows stay on screen, but they are what the server said last, not what is true now.
+            bar.append(f"  stale since {time.strftime('%H:%M:%S', time.localtime(stale))}", "bold reverse")
         if store.filter_text:
             bar.append(f"  filter: {store.filter_text}")
         if view.id == "gpu":

@@ -662,7 +662,7 @@ def _validate_text(text: str, file: str, problems: list[ConfigProblem]) -> dict[
     try:
         doc = read_located_yaml(text)
     except YamlSyntaxError as e:
-        problems.append(ConfigProblem(file, e.line, "", f"{e.message}; using all defaults", forces_read_only=True))
+        problems.append(ConfigProblem(file, e.line, "", f"{e.message}; using all defaults, read-only", forces_read_only=True))
         return {}
     for dup_path, line in doc.duplicates:
         problems.append(ConfigProblem(file, line, ".".join(dup_path), "key given twice; the last one wins",

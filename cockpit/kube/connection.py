@@ -222,6 +222,33 @@ def _in_cluster_namespace() -> str:
         return "default"
 
 
+def network_error_text(e: BaseException) -> str:
+    """A failed connection to the API server in words a user reads in the top bar, not
+    urllib3's: what went wrong, not the retry machinery's repr of it."""
+    chain: list[BaseException] = []
+    seen = e
+    while seen is not None and len(chain) < 8:
+        chain.append(seen)
+        seen = getattr(seen, "reason", None) if isinstance(getattr(seen, "reason", None), BaseException) \
+            else (seen.__cause__ or seen.__context__)
+    names = {type(x).__name__ for x in chain}
+    text = " ".join(str(x) for x in chain).lower()
+    if names & {"SSLError", "SSLCertVerificationError"} or "certificate" in text:
+        return "TLS problem with the API server (certificate not trusted?)"
+    if "NameResolutionError" in names or "name or service not known" in text or "nodename nor servname" in text:
+        return "API server address not found (DNS)"
+    if names & {"ConnectTimeoutError", "ReadTimeoutError", "TimeoutError", "socket.timeout"} or "timed out" in text:
+        return "API server not answering (timed out)"
+    if names & {"ConnectionRefusedError", "NewConnectionError"} or "refused" in text:
+        return "API server unreachable (connection refused)"
+    if names & {"ProtocolError", "ConnectionResetError", "RemoteDisconnected", "IncompleteRead",
+                "ChunkedEncodingError", "BrokenPipeError"}:
+        return "connection to the API server lost"
+    if names & {"MaxRetryError", "OSError", "ConnectionError"}:
+        return "API server unreachable"
+    return f"watch failed: {type(e).__name__}"
+
+
 class ReadOnlyRefused(Exception):
     """A request that would change the cluster (or open exec, attach, port-forward) was refused
     because the cockpit runs read-only. Raised before anything leaves the process."""

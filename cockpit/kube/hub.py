@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 
 from cockpit.kube import gpu as gpumod
-from cockpit.kube.informer import CONNECTING, FORBIDDEN, LIVE, STOPPED, Informer, Sink, object_key
+from cockpit.kube.informer import CONNECTING, ERROR, FORBIDDEN, LIVE, STOPPED, Informer, Sink, object_key
 from cockpit.kube.kinds import KINDS, Kind
 from cockpit.kube.model import Row
 from cockpit.kube.rows import fmt_age, parse_time
@@ -50,6 +50,8 @@ class KindFeed(Sink):
         self.state_name = CONNECTING
         self.synced = False  # a full list has arrived and is still believed current
         self.detail = ""
+        self.retry_at = 0.0  # monotonic time of the next reconnect try, while in ERROR
+        self.stale_since = 0.0  # wall time the feed lost the server with rows on screen; 0 while live
         self._on_delete = on_delete
         self._on_reset = on_reset
         self.informer: Informer | None = None
@@ -77,9 +79,14 @@ class KindFeed(Sink):
         if self._on_reset:
             self._on_reset(gone)
 
-    def state(self, state: str, detail: str = "") -> None:
+    def state(self, state: str, detail: str = "", retry_in: float = 0.0) -> None:
         with self.lock:
             self.state_name, self.detail = state, clean(detail, 300)
+            self.retry_at = time.monotonic() + retry_in if retry_in else 0.0
+            if state == LIVE:
+                self.stale_since = 0.0
+            elif state == ERROR and not self.stale_since and self.synced:
+                self.stale_since = time.time()  # the rows shown are the last ones known from here on
             if state == FORBIDDEN:
                 self.synced = False
 
@@ -426,6 +433,14 @@ class ClusterHub:
         if feed is None:
             return STOPPED, ""
         return feed.state_name, feed.detail
+
+    def retry(self, feed_id: str) -> tuple[float, float]:
+        """(seconds until the next reconnect try or 0, wall time the rows went stale or 0)."""
+        feed = self.feeds.get(feed_id)
+        if feed is None:
+            return 0.0, 0.0
+        wait = max(0.0, feed.retry_at - time.monotonic()) if feed.retry_at else 0.0
+        return wait, feed.stale_since
 
     def close(self) -> None:
         self._closed = True

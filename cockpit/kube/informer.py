@@ -48,7 +48,7 @@ class Sink:
     def upsert(self, key: str, item: Any) -> None: ...
     def delete(self, key: str) -> None: ...
     def reset(self, items: dict[str, Any]) -> None: ...
-    def state(self, state: str, detail: str = "") -> None: ...
+    def state(self, state: str, detail: str = "", retry_in: float = 0.0) -> None: ...
 
 
 def object_key(obj: dict) -> str:
@@ -162,6 +162,9 @@ class Informer:
                             timeoutSeconds=self.WATCH_SECONDS)
         resp = self._get(query, (10, self.WATCH_SECONDS + 30))
         self._response = resp
+        # The server answers again: resuming from the last resourceVersion misses nothing, so the
+        # rows are current once more (without this a reconnect kept the pane marked stale).
+        self.sink.state(LIVE)
         try:
             buf = b""
             for chunk in resp.stream(65536, decode_content=True):
@@ -234,7 +237,15 @@ class Informer:
             except Exception as e:  # network errors of every flavour: reconnect
                 if self._stop.is_set():
                     break
-                self.sink.state(ERROR, f"{type(e).__name__}: {str(e)[:200]}")
+                from cockpit.kube.connection import network_error_text
+
+                delay = backoff * (1 + random.random() * 0.2)
+                self.sink.state(ERROR, network_error_text(e), retry_in=delay)
+                self._stop.wait(delay)
+                backoff = min(backoff * 2, 30)
+                if not self.resource_version:
+                    need_list = True
+                continue
             self._stop.wait(backoff * (1 + random.random() * 0.2))
             backoff = min(backoff * 2, 30)
             if not self.resource_version:

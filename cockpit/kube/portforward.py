@@ -448,7 +448,7 @@ class _PodWatch(Sink):
             self.pods = dict(items)
         self._changed()
 
-    def state(self, state: str, detail: str = "") -> None:
+    def state(self, state: str, detail: str = "", retry_in: float = 0.0) -> None:
         if state == FORBIDDEN:  # no watch: connection attempts still tell pod-gone
             self.forward._set(last_error=clean(f"cannot watch pods: {detail}", 300))
 

@@ -19,12 +19,13 @@ import datetime as dt
 import json
 import threading
 import time
+import uuid
 import weakref
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from cockpit.launch.errors import LaunchError
+from cockpit.launch.errors import LaunchCancelled, LaunchError
 from cockpit.launch.preset import Preset
 
 __all__ = ["CREATE", "ENSURE", "KEEP", "CreatedObject", "FollowOutcome", "LaunchPlan", "LaunchResult",
@@ -35,6 +36,10 @@ ENSURE = "create-if-missing"  # namespace / PVC found missing by plan(): created
 KEEP = "keep"  # namespace / PVC that exists: left exactly as it is
 _ENSURED_KINDS = ("Namespace", "PersistentVolumeClaim")
 _TIMEOUT = 30  # seconds for one ordinary API request
+# Every object a launch creates carries its launch's id, so a rollback also finds the objects
+# whose create request reached the server but whose answer never came back (a time-out, an
+# interruption between the request and the answer).
+LAUNCH_ID_LABEL = "gpu-cockpit.io/launch-id"
 _WORKLOAD_KINDS = ("Job", "Workflow", "Experiment", "Pod", "Deployment", "StatefulSet")
 
 
@@ -179,6 +184,7 @@ class LaunchPlan:
     api_client: Any = field(repr=False)
     read_only: bool = False
     notes: list[str] = field(default_factory=list)
+    launch_id: str = ""
 
     @property
     def to_create(self) -> list[PlannedObject]:
@@ -342,7 +348,13 @@ def plan(preset: Preset, values: Mapping[str, Any], namespace: str, api_client: 
             raise LaunchError(f"{obj.ref} already exists in {obj.namespace or 'the cluster'}; choose another name")
         objects.append(obj)
     read_only = read_only or bool(getattr(api_client, "read_only", False))
-    return LaunchPlan(preset.name, namespace, context, objects, api_client, read_only, notes)
+    launch_id = uuid.uuid4().hex[:16]
+    for obj in objects:
+        if obj.action in (CREATE, ENSURE):
+            labels = obj.manifest.setdefault("metadata", {}).setdefault("labels", {}) or {}
+            labels[LAUNCH_ID_LABEL] = launch_id
+            obj.manifest["metadata"]["labels"] = labels
+    return LaunchPlan(preset.name, namespace, context, objects, api_client, read_only, notes, launch_id)
 
 
 # -- dry run and create --------------------------------------------------------------------------
@@ -425,40 +437,78 @@ def _delete(api_client: Any, c: CreatedObject) -> None:
         raise
 
 
-def create(p: LaunchPlan, *, read_only: bool = False) -> LaunchResult:
-    """Create the plan's objects in order. If one fails, delete what this call created and raise
-    LaunchError: a launch either happens completely or leaves nothing behind."""
+def create(p: LaunchPlan, *, read_only: bool = False, cancel: threading.Event | None = None) -> LaunchResult:
+    """Create the plan's objects in order. If one fails, or the launch is cancelled (`cancel`
+    set) or interrupted (KeyboardInterrupt, which `cockpit launch` also raises on SIGTERM), delete
+    what this call created and raise: a launch either happens completely or leaves nothing behind."""
     _refuse_if_read_only(p, read_only, "create anything")
     created: list[CreatedObject] = []
+    sent: list[PlannedObject] = []  # create requests sent, answered or not
     kept = list(p.kept)
-    for obj in p.to_create:
-        body = json.loads(json.dumps(obj.manifest, default=str))
-        try:
-            stored = _call(p.api_client, "POST", obj.info.collection(obj.namespace), body=body,
-                           query=[("fieldValidation", "Strict")])
-        except Exception as e:  # noqa: BLE001
-            if _is_api_exception(e) and _status(e) == 409 and obj.action == ENSURE:
-                kept.append(PlannedObject(obj.manifest, obj.info, KEEP))  # appeared meanwhile: leave it be
-                continue
-            reason = _api_error_text(e) if _is_api_exception(e) else _unreachable(e).message
-            rollback = _rollback(p.api_client, created)
-            raise LaunchError(f"creating {obj.ref} failed: {reason}. {rollback}", [(obj.ref, reason)]) from None
-        meta = stored.get("metadata", {})
-        created.append(CreatedObject(obj.kind, meta.get("name", obj.name), meta.get("namespace"),
-                                     meta.get("uid", ""), obj.info, stored))
+    try:
+        for obj in p.to_create:
+            if cancel is not None and cancel.is_set():
+                raise LaunchCancelled("launch cancelled")
+            body = json.loads(json.dumps(obj.manifest, default=str))
+            sent.append(obj)
+            try:
+                stored = _call(p.api_client, "POST", obj.info.collection(obj.namespace), body=body,
+                               query=[("fieldValidation", "Strict")])
+            except Exception as e:  # noqa: BLE001
+                if _is_api_exception(e) and _status(e) == 409 and obj.action == ENSURE:
+                    sent.remove(obj)
+                    kept.append(PlannedObject(obj.manifest, obj.info, KEEP))  # appeared meanwhile: leave it be
+                    continue
+                if _is_api_exception(e):
+                    sent.remove(obj)  # the server answered: it did not create it
+                reason = _api_error_text(e) if _is_api_exception(e) else _unreachable(e).message
+                rollback = _rollback(p, created, sent)
+                raise LaunchError(f"creating {obj.ref} failed: {reason}. {rollback}", [(obj.ref, reason)]) from None
+            meta = stored.get("metadata", {})
+            created.append(CreatedObject(obj.kind, meta.get("name", obj.name), meta.get("namespace"),
+                                         meta.get("uid", ""), obj.info, stored))
+            sent.remove(obj)
+        if cancel is not None and cancel.is_set():
+            raise LaunchCancelled("launch cancelled")
+    except LaunchCancelled:
+        raise LaunchCancelled(f"launch cancelled. {_rollback(p, created, sent)}") from None
+    except KeyboardInterrupt:
+        raise LaunchCancelled(f"launch interrupted. {_rollback(p, created, sent)}") from None
     return LaunchResult(p, created, kept)
 
 
-def _rollback(api_client: Any, created: list[CreatedObject]) -> str:
-    if not created:
-        return "Nothing had been created."
+def _rollback(p: LaunchPlan, created: list[CreatedObject], unanswered: list[PlannedObject] = ()) -> str:
+    """Delete what the launch created: the objects the server confirmed, and those of requests
+    that got no answer, found by the launch id label. Never raises."""
+    api_client = p.api_client
+    found: list[CreatedObject] = []
     problems = []
-    for c in reversed(created):
+    seen = {c.uid for c in created}
+    for obj in unanswered:
+        if not p.launch_id:
+            break
+        try:
+            items = _call(api_client, "GET", obj.info.collection(obj.namespace),
+                          query=[("labelSelector", f"{LAUNCH_ID_LABEL}={p.launch_id}")], timeout=10).get("items") or []
+        except Exception as e:  # noqa: BLE001
+            problems.append(f"{obj.ref} (request unanswered; find it by label {LAUNCH_ID_LABEL}={p.launch_id}): "
+                            f"{_api_error_text(e) if _is_api_exception(e) else e}")
+            continue
+        for item in items:
+            meta = item.get("metadata") or {}
+            if meta.get("uid") and meta["uid"] not in seen:
+                seen.add(meta["uid"])
+                found.append(CreatedObject(obj.kind, meta.get("name", ""), meta.get("namespace"), meta["uid"],
+                                           obj.info, item))
+    every = [*created, *found]
+    if not every and not problems:
+        return "Nothing had been created."
+    for c in [*reversed(found), *reversed(created)]:  # the namespace, when created, goes last
         try:
             _delete(api_client, c)
         except Exception as e:  # noqa: BLE001
-            problems.append(f"{c.ref}: {_api_error_text(e)}")
-    names = ", ".join(c.ref for c in created)
+            problems.append(f"{c.ref}: {_api_error_text(e) if _is_api_exception(e) else e}")
+    names = ", ".join(c.ref for c in every) or "nothing"
     if problems:
         return f"Rolling back {names} failed for: {'; '.join(problems)} - delete these by hand."
     return f"Rolled back: deleted {names}."

@@ -7,14 +7,16 @@ failures print `error: ...` on stderr (never a traceback).
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from cockpit.launch.errors import ImageError, LaunchError, ParameterError, PresetError
+from cockpit.launch.errors import ImageError, LaunchCancelled, LaunchError, ParameterError, PresetError
 
 __all__ = ["launch_main", "presets_main"]
 
@@ -223,14 +225,67 @@ def launch_main(argv: list[str] | None = None) -> int:
         cut = argv.index("--")
         argv, script_args = argv[:cut], argv[cut + 1:]
     args = launch_parser().parse_args(argv)
+    restore = _interrupt_on_signals()
     try:
         return _launch(args, script_args)
+    except LaunchCancelled as e:
+        _err(f"interrupted: {e}" if _CANCEL.is_set() else str(e))
+        return 130
     except (PresetError, ParameterError, LaunchError, ImageError) as e:
         _err(str(e))
         return 1
     except KeyboardInterrupt:
-        _say("interrupted", file=sys.stderr)
+        _say("interrupted before anything was created", file=sys.stderr)
         return 130
+    finally:
+        restore()
+
+
+# Set by a signal while objects are being created: the create stops at its next step and
+# deletes what it made. Before that step nothing exists, and a signal ends the command at once.
+_CANCEL = threading.Event()
+_CREATING = threading.Event()
+
+
+def _interrupt_on_signals():
+    """Ctrl-C, SIGTERM and SIGHUP: before the create, end at once (nothing was made); during it,
+    cancel it so the rollback runs (a handler never raises into whatever code it lands in: an
+    exception raised inside the import machinery, say, is swallowed and the signal lost)."""
+    import signal
+
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    caught = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    before = {s: signal.getsignal(s) for s in caught}
+
+    def interrupt(signum, frame):
+        if _CREATING.is_set():
+            _CANCEL.set()
+            return
+        try:
+            sys.stdout.flush()
+            os.write(2, b"interrupted before anything was created\n")
+        finally:
+            os._exit(130)
+
+    for s in caught:
+        signal.signal(s, interrupt)
+
+    def restore() -> None:
+        for s, handler in before.items():
+            signal.signal(s, handler)
+
+    return restore
+
+
+def _launch_done() -> None:
+    """The launch is complete: from here a signal just ends the command (the objects stay)."""
+    import signal
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGHUP, signal.SIG_DFL)
 
 
 def _context_settings(args: argparse.Namespace):
@@ -338,7 +393,12 @@ def _launch(args: argparse.Namespace, script_args: list[str] | None) -> int:
     else:
         final = first
 
-    result = create(final)
+    _CREATING.set()
+    try:
+        result = create(final, cancel=_CANCEL)
+    finally:
+        _CREATING.clear()
+    _launch_done()
     for line in result.lines():
         _say(line)
     for note in final.notes:
@@ -348,7 +408,11 @@ def _launch(args: argparse.Namespace, script_args: list[str] | None) -> int:
     target = result.workload
     if target is None:
         return 0
-    outcome = follow(result, on_status=lambda line: _say(line, file=sys.stderr), timeout=args.timeout)
+    try:
+        outcome = follow(result, on_status=lambda line: _say(line, file=sys.stderr), timeout=args.timeout)
+    except KeyboardInterrupt:
+        _say(f"stopped following; {target.ref} keeps running", file=sys.stderr)
+        return 130
     if outcome.ok:
         _say(f"{target.ref}: {outcome.state}")
         return 0

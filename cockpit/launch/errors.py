@@ -36,5 +36,10 @@ class LaunchError(Exception):
         super().__init__(message)
 
 
+class LaunchCancelled(LaunchError):
+    """The launch was cancelled or interrupted (Ctrl-C, SIGTERM, the form's cancel, the app
+    quitting) while objects were being created; what it had created was deleted again."""
+
+
 class ImageError(Exception):
     """Building or pushing the run image failed; the message holds the engine's error text."""

@@ -68,7 +68,7 @@ class ClusterActions:
         if action == "command_palette":
             # A screen that binds the palette's key (the launch form's ctrl+p preview) keeps it.
             return not self.screen._bindings.key_to_bindings.get(self.COMMAND_PALETTE_BINDING)
-        if action not in MUTATING_ACTIONS:
+        if action not in MUTATING_ACTIONS or self._stopping_a_forward(action):
             return True
         if self.read_only:
             return False
@@ -85,6 +85,8 @@ class ClusterActions:
         action = self._mutating_keys().get(event.key)
         if action is None or self.screen is not self.screen_stack[0] or self._prompt_mode:
             return
+        if self._stopping_a_forward(action):
+            return
         if self.read_only:
             event.stop()
             self.notify("read-only: this cockpit changes nothing in the cluster", severity="warning", timeout=3)
@@ -93,6 +95,10 @@ class ClusterActions:
         if why:
             event.stop()
             self.notify(why, severity="warning", timeout=5)
+
+    def _stopping_a_forward(self, action: str) -> bool:
+        # Closing a local port-forward changes nothing in the cluster: always allowed, read-only too.
+        return action == "delete" and self._pane_kind() == "pf"
 
     def _forbidden(self, action: str) -> str:
         """Why RBAC refuses `action` on this pane, or "" when it does not."""

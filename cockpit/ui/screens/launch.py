@@ -7,6 +7,7 @@ Everything that touches the cluster or Docker runs in worker threads."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -51,6 +52,9 @@ class LaunchScreen(Screen):
         self.context_defaults = {k: v for k, v in (defaults or {}).items() if v not in ("", None, 0)}
         self.watcher = None
         self.api = api
+        self._cancel = threading.Event()  # set: the running create stops and rolls back
+        self._idle = threading.Event()  # clear while a create (with its build) runs
+        self._idle.set()
         self.namespace = namespace or "default"
         self.gpu_offer = gpu_offer  # gpu.ProductFree per product, from the live GPU pane
         self.read_only = read_only
@@ -94,6 +98,9 @@ class LaunchScreen(Screen):
     def on_unmount(self) -> None:
         if self.watcher is not None:
             self.watcher.stop(1.0)
+        # Closed (or the app quits) while creating: the create stops and rolls back what it made.
+        self._cancel.set()
+        self._idle.wait(3.0)
 
     def _show_presets(self, lib) -> None:
         self.library = lib
@@ -187,6 +194,10 @@ class LaunchScreen(Screen):
         self.query_one("#status", Static).update(Text(text))
 
     def action_back(self) -> None:
+        if not self._idle.is_set():  # esc while creating cancels the create
+            self._cancel.set()
+            self._status("cancelling: deleting what was created so far…")
+            return
         if self.preset is not None:
             self.preset = None
             self.query_one("#form").display = False
@@ -234,6 +245,11 @@ class LaunchScreen(Screen):
         app = self.app
         ns, _, local = self._values()
         say = lambda text: app.call_from_thread(self._status, text)  # noqa: E731
+        from cockpit.launch.errors import LaunchCancelled
+
+        if not dry:
+            self._cancel.clear()
+            self._idle.clear()
         try:
             p = apply.plan(self.preset, values, ns, self.api, read_only=self.read_only)
             if dry:
@@ -244,13 +260,19 @@ class LaunchScreen(Screen):
                 values = dict(values)
                 values["image"] = self._build(local, ns, say)
                 p = apply.plan(self.preset, values, ns, self.api, read_only=self.read_only)
-            result = apply.create(p, read_only=self.read_only)
+            result = apply.create(p, read_only=self.read_only, cancel=self._cancel)
+        except LaunchCancelled as e:
+            self._idle.set()
+            say(f"cancelled: {clean(str(e), 600)}")
+            return
         except (LaunchError, ImageError) as e:
             say(f"failed: {clean(str(e), 600)}")
             return
         except Exception as e:  # any failure is reported in the form, never a traceback
             say(f"failed: {clean(type(e).__name__ + ': ' + str(e), 600)}")
             return
+        finally:
+            self._idle.set()
         say("created:\n" + "\n".join(result.lines()))
         app.call_from_thread(self.on_created, result)
 
