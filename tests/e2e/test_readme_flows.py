@@ -364,7 +364,8 @@ def test_delete_a_pvc_needs_its_name_typed(tmux_cockpit, kube_admin, undo):
     time.sleep(1.0)
     assert claim() is not None and claim().metadata.deletion_timestamp is None
 
-    term.burst(name, "Enter")
+    term.type_slowly(name)  # this time a key at a time, as a person types
+    term.keys("Enter")
     term.wait_gone(r"to confirm")
     wait_for(lambda: claim() is None or claim().metadata.deletion_timestamp is not None, 30,
              what="the claim deleted")
