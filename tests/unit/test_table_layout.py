@@ -64,3 +64,11 @@ def test_a_dropped_column_leaves_its_room_to_the_name():
     layout = layout_columns(cols, 50, {0: 45, 1: 20, 2: 3})
     assert [i for i, _, _ in layout] == [0, 2]
     assert layout[0][1] == 45
+
+
+def test_a_long_message_does_not_crowd_out_the_other_columns():
+    cols = [Column("NAME", 30, min_width=20, cut="middle"), Column("PHASE", 12),
+            Column("MESSAGE", 30, priority=4)]
+    layout = layout_columns(cols, 120, {0: 25, 1: 9, 2: 250})
+    assert [i for i, _, _ in layout] == [0, 1, 2]  # shown, cut at the end, taking what is left
+    assert layout[0][1] == 25 and layout[2][1] == 120 - 25 - 9 - 2

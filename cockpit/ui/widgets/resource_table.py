@@ -72,20 +72,30 @@ def _fit(text: str, width: int, align: str, cut: str = "end") -> str:
     return pad + text if align == "right" else text + pad
 
 
+LONG_TEXT = 32  # most cells a column other than a name asks for, whatever its values
+
+
 def layout_columns(columns: list[Column], width: int, content: dict[int, int] | None = None) -> Layout:
     """Fit columns into `width` cells (one-cell gaps).
 
     With `content` (column index -> widest value seen), a column asks for what its values need
-    (never less than its title) instead of its preferred width, so a STATUS of "Running" does
+    (never less than its title; text other than names at most LONG_TEXT cells, the last column
+    at most its preferred width) instead of its preferred width, so a STATUS of "Running" does
     not hold 20 cells a name needs. Then columns with a `min_width` are narrowed, then the
-    highest `priority` is dropped first (rightmost on a tie). Room left over goes back to the
-    narrowed columns first, then to the last column shown."""
+    highest `priority` is dropped first (rightmost on a tie)."""
     content = content or {}
     shown = list(range(len(columns)))
 
     def wanted(i: int) -> int:
         c = columns[i]
-        return max(cell_len(c.title), content[i]) if i in content else c.width
+        if i not in content:
+            return c.width
+        need = content[i]
+        # Names ask for all they need. Other text is capped, so one long message or user list
+        # cannot crowd out the rest; the last column takes what is left anyway.
+        if c.cut != "middle":
+            need = min(need, c.width if i == len(columns) - 1 else max(c.width, LONG_TEXT))
+        return max(cell_len(c.title), need)
 
     def fit() -> dict[int, int] | None:
         widths = {i: wanted(i) for i in shown}
@@ -109,12 +119,15 @@ def layout_columns(columns: list[Column], width: int, content: dict[int, int] | 
     if widths is None:
         widths = {i: wanted(i) for i in shown}
     spare = width - (sum(widths.values()) + len(shown) - 1)
-    for i in shown:  # a dropped column can leave room for a narrowed name to grow back
-        if spare <= 0:
-            break
-        grow = min(spare, max(wanted(i) - widths[i], 0))
-        widths[i] += grow
-        spare -= grow
+    # Room left goes to narrowed names first, then to capped text up to its full values (a
+    # wide terminal shows them whole), then to the last column.
+    for goal in (wanted, lambda i: content.get(i, 0)):
+        for i in shown[:-1]:
+            if spare <= 0:
+                break
+            grow = min(spare, max(goal(i) - widths[i], 0))
+            widths[i] += grow
+            spare -= grow
     layout: Layout = []
     x = 0
     for n, i in enumerate(shown):
