@@ -760,7 +760,7 @@ class CockpitApp(ClusterActions, App):
             return True
         if self.screen is not self.screen_stack[0] or focused is not self.table or self._prompt_mode:
             return False
-        line = text.strip().splitlines()[0] if text.strip() else ""
+        line = text.lstrip().splitlines()[0] if text.strip() else ""  # as pasted, trailing spaces too
         if line[:1] == ":":
             self._open_prompt("command", ":", line[1:])
         elif line[:1] == "/":
