@@ -362,3 +362,16 @@ async def _feed_prompts(typed: list[tuple[str, str]]) -> None:
         await pilot.press("enter")
         await pilot.pause()
         assert app.is_running
+
+
+async def test_a_key_rbac_refuses_says_why():
+    app = recorded_app("pods")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        app.permissions[("delete", "pods")] = False  # what the viewer context's probe finds
+        app.refresh_bindings()
+        await pilot.press("ctrl+d")
+        await settle(pilot)
+        assert len(app.screen_stack) == 1
+        assert any(m.startswith("forbidden: context cockpit-demo may not delete pods") and m.endswith("(RBAC)")
+                   for m in messages(app))
