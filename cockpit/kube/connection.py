@@ -331,8 +331,26 @@ def make_api_client(kubeconfig: Kubeconfig, context: str, read_only: bool = Fals
     cfg.connection_pool_maxsize = 16
     api = client.ApiClient(cfg)
     api.user_agent = USER_AGENT
+    _keep_alive(api)
     guard_read_only(api, read_only)
     return api
+
+
+def _keep_alive(api) -> None:
+    """TCP keepalive on every connection of `api`: a watch idles for minutes, and a network that
+    drops silently (no FIN, no RST: a suspended laptop, a NAT timeout) would otherwise go
+    unnoticed until the watch's read time-out; with it the top bar says unreachable in ~30 s."""
+    import socket
+
+    from urllib3.connection import HTTPConnection
+
+    options = list(HTTPConnection.default_socket_options) + [(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)]
+    for name, value in (("TCP_KEEPIDLE", 15), ("TCP_KEEPINTVL", 5), ("TCP_KEEPCNT", 3)):
+        if hasattr(socket, name):
+            options.append((socket.IPPROTO_TCP, getattr(socket, name), value))
+    pool = getattr(getattr(api, "rest_client", None), "pool_manager", None)
+    if pool is not None and hasattr(pool, "connection_pool_kw"):
+        pool.connection_pool_kw["socket_options"] = options
 
 
 class _PluginFailures:
@@ -406,6 +424,7 @@ def clone_api(api):
 
     twin = client.ApiClient(api.configuration)
     twin.user_agent = api.user_agent
+    _keep_alive(twin)
     guard_read_only(twin, getattr(api, "read_only", False))
     return twin
 

@@ -278,6 +278,13 @@ def _interrupt_on_signals():
     return restore
 
 
+def _read_only_words(reason: str) -> str:
+    """ "read-only because ...", whichever of the four sources (or a doubtful config) said so."""
+    if reason.startswith("read-only because"):
+        return reason
+    return f"read-only because {reason}"
+
+
 def _launch_done() -> None:
     """The launch is complete: from here a signal just ends the command (the objects stay)."""
     import signal
@@ -315,8 +322,8 @@ def _launch(args: argparse.Namespace, script_args: list[str] | None) -> int:
     refusal = _read_only_reason(args, ctx)
     if refusal and not args.dry_run:
         # Before anything else: no image is built or pushed, no request goes out.
-        raise LaunchError(f"read-only ({refusal}): cockpit launch would change the cluster; "
-                          "nothing was built or sent")
+        raise LaunchError(f"{_read_only_words(refusal)}: cockpit launch would change the cluster, "
+                          "so nothing was built or sent")
     preset = _find_preset(args.preset, _library())
     values: dict[str, Any] = parse_set(args.set, preset)
     # The context's defaults from the configuration (registry, namespace, resources, storage),
@@ -364,7 +371,7 @@ def _launch(args: argparse.Namespace, script_args: list[str] | None) -> int:
                   "the dry run uses a placeholder image")
         if refusal:
             # A server-side dry run is a write request with dryRun set: a read-only client never sends one.
-            raise LaunchError(f"read-only ({refusal}): the plan above was read from the cluster; "
+            raise LaunchError(f"{_read_only_words(refusal)}: the plan above was read from the cluster; "
                               "the server-side dry run was not sent")
         accepted = dry_run(first)
         _say(f"dry run: the server accepts all {len(accepted)} object(s); nothing was created")

@@ -99,7 +99,7 @@ def test_cockpit_launch_refuses_in_read_only(demo_cluster, kube_admin, tmp_path,
                            str(demo_cluster.kubeconfig), "--context", "cockpit-demo", "-n", ns,
                            "--set", f"name={name}", *extra], env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 1, proc.stdout + proc.stderr
-    assert "error: read-only (" in proc.stderr and "Traceback" not in proc.stderr
+    assert "error: read-only because " in proc.stderr and "Traceback" not in proc.stderr
     reason = {"flag": "--read-only was given", "config": "read_only is true in",
               "context": "contexts.cockpit-demo.read_only is true in", "env": "COCKPIT_READ_ONLY is set"}[source]
     assert reason in proc.stderr

@@ -54,6 +54,7 @@ class TcpRelay:
                 return
             try:
                 upstream = socket.create_connection(self.target, timeout=5)
+                upstream.settimeout(None)  # a quiet watch may idle for minutes
             except OSError:
                 client.close()
                 continue
@@ -70,7 +71,13 @@ class TcpRelay:
         except OSError:
             pass
         finally:
+            # shutdown() first: close() alone does not end a socket another thread is reading,
+            # which would leave the far end connected, with no FIN, for good.
             for s in (src, dst):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
                 try:
                     s.close()
                 except OSError:
