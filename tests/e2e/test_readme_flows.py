@@ -115,7 +115,7 @@ def test_describe_with_events_and_yaml_then_back(tmux_cockpit, kube_admin, undo)
     assert re.search(r"Normal\s+E2ECheckup\s+\d+s\s+x1\s+e2e:", screen), screen
     term.keys("Escape")
     on_table(term, name)
-    assert "Describe" not in term.screen()
+    assert "Describe Pod" not in term.screen()  # (the footer still offers "d Describe")
 
     term.keys("y")
     screen = term.wait_for(rf"YAML Pod {NS}/{name}")
@@ -124,29 +124,6 @@ def test_describe_with_events_and_yaml_then_back(tmux_cockpit, kube_admin, undo)
     term.keys("Escape")
     on_table(term, name)
     assert "YAML Pod" not in term.screen()
-
-
-# Not strict: the loss is intermittent (by hand, 2 of 16 tries at 80x24 on a loaded 2-core
-# machine), so a strict xfail would fail whenever all ten tries happen to pass.
-@pytest.mark.xfail(strict=False, reason=(
-    "an esc sent right behind d (one write) is sometimes lost: Describe stays open and the esc "
-    "clears the pane's filter instead, as if the App's 'back' ran on the table before Describe was pushed"))
-def test_escape_while_describe_loads_is_not_lost(tmux_cockpit, kube_admin, undo):
-    name = short_name("e2e-esc")
-    running_pod(kube_admin, undo, name)
-    term = tmux_cockpit(ADMIN)
-    open_on(term, name)
-    for attempt in range(10):
-        term.press("d", "Escape")  # esc right behind d, in one write: before the describe text is back
-        time.sleep(1.5)  # (a lone Escape waits a moment for a following key before it counts)
-        screen = term.screen()
-        if "Describe Pod" in screen:
-            term.keys("Escape")
-            on_table(term, name)
-        assert "Describe Pod" not in screen, f"try {attempt + 1}: the esc was lost:\n{screen}"
-        assert f"filter: {name}" in screen, f"try {attempt + 1}: the esc went to the table:\n{screen}"
-    term.keys("q")
-    term.wait_gone(r"● live", timeout=10)  # one screen: q quits at once, nothing left on the stack
 
 
 def test_yaml_does_not_stack_on_describe(tmux_cockpit, kube_admin, undo):

@@ -232,6 +232,8 @@ async def test_katib_restart_and_trial_delete(demo_cluster, kube_admin):
     async with app.run_test(size=(120, 30)) as pilot:
         await point_at(pilot, app, "team-vision/resnet-bs-search")
         await pilot.press("R")
+        await until(pilot, lambda: type(app.screen).__name__ == "ConfirmScreen", what="restart asks first")
+        await pilot.press("y")
         await until(pilot, lambda: custom.get_namespaced_custom_object("kubeflow.org", "v1beta1", "team-vision", "experiments",
                                                              "resnet-bs-search")["spec"]["maxTrialCount"] > before,
                  what="maxTrialCount raised")
