@@ -255,6 +255,11 @@ class CockpitApp(ClusterActions, App):
     def on_context_ready(self, msg: ContextReady) -> None:
         if msg.context != self.context:
             return
+        if not self.is_running or not self.screen_stack:
+            # The client came back while the app was shutting down (quit during a context switch).
+            if msg.api is not None:
+                msg.api.close()
+            return
         if msg.problem:
             self.problem = msg.problem
             self.notify(str(msg.problem), severity="error", timeout=10)

@@ -49,6 +49,8 @@ async def test_switching_into_a_read_only_context_closes_port_forwards(demo_clus
         await until(pilot, lambda: app.context == "cockpit-demo-viewer" and app.read_only, what="switched")
         await until(pilot, lambda: not app.forwards.list(), what="forwards closed")
         assert not _port_open(fwd.local_port)
+        await until(pilot, lambda: app.hub is not None and app.hub.api is not None and app.hub.api.read_only,
+                    what="the read-only context connected")
 
 
 async def test_the_pf_pane_can_stop_a_forward_in_read_only(demo_cluster, tmp_path):
