@@ -713,6 +713,11 @@ class CockpitApp(ClusterActions, App):
         self.refresh_bindings()
 
     def _close_prompt(self) -> None:
+        if self._filter_timer:
+            # A live-filter update still pending from a keystroke before Enter (or esc) must not
+            # fire after it: under load it set the filter back to the text typed so far.
+            self._filter_timer.stop()
+            self._filter_timer = None
         self.query_one("#prompt", Prompt).close()
         self._prompt_mode = ""
         self.screen_stack[0].set_focus(self.table)

@@ -375,3 +375,19 @@ async def test_a_key_rbac_refuses_says_why():
         assert len(app.screen_stack) == 1
         assert any(m.startswith("forbidden: context cockpit-demo may not delete pods") and m.endswith("(RBAC)")
                    for m in messages(app))
+
+
+async def test_a_live_filter_update_pending_at_enter_does_not_undo_the_filter():
+    """Under load the filter's Changed messages trail the keys: Enter submitted `resnet50-train`,
+    then the update queued for `res` (typed earlier) fired and set the filter back to `res`."""
+    app = recorded_app("pods")
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot)
+        burst(app, "/res")
+        await settle(pilot)  # the update for "res" is now pending (its short timer not yet run)
+        prompt = app.query_one("#prompt", Prompt)
+        for ch in "net50-train":  # the rest of the burst, and Enter, before any Changed is handled
+            prompt.type_key(ch)
+        app._submit_prompt(prompt.value)
+        await pilot.pause(0.4)  # longer than the live filter's delay
+        assert app.current.store.filter_text == "resnet50-train"
