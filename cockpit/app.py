@@ -804,7 +804,13 @@ class CockpitApp(ClusterActions, App):
         if self._filter_timer:
             self._filter_timer.stop()
         value = event.value
-        self._filter_timer = self.set_timer(0.15, lambda: self._set_filter(value))
+        self._filter_timer = self.set_timer(0.15, lambda: self._live_filter(value))
+
+    def _live_filter(self, text: str) -> None:
+        # A timer stopped at Enter may already have fired, its callback queued behind the Enter:
+        # only a prompt still open applies what was typed so far.
+        if self._prompt_mode == "filter":
+            self._set_filter(text)
 
     def _set_filter(self, text: str) -> None:
         view = self.current
