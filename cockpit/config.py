@@ -652,7 +652,7 @@ def _touches_read_only(path: tuple[str, ...], unknown: bool = False) -> bool:
         if len(path) <= len(pattern) and all(q in ("*", p) for p, q in zip(path, pattern, strict=False)):
             return True
         # An unknown key spelt like a read-only switch ("readonly", "read-only") in the right place.
-        if unknown and len(path) == len(pattern) and all(q in ("*", p) for p, q in zip(path[:-1], pattern)):
+        if unknown and len(path) == len(pattern) and all(q in ("*", p) for p, q in zip(path[:-1], pattern, strict=False)):
             if difflib.get_close_matches(path[-1].lower().replace("-", "_"), ["read_only"], cutoff=0.75):
                 return True
     return False

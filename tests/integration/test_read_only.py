@@ -14,7 +14,7 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from pathlib import Path
 
 import pytest
@@ -94,7 +94,7 @@ def test_cockpit_launch_refuses_in_read_only(demo_cluster, kube_admin, tmp_path,
     env["DOCKER_HOST"] = f"unix://{tmp_path / 'docker.sock'}"
     extra = {"create": [], "dry-run": ["--dry-run"],
              "from-dir": ["--from-dir", str(tmp_path), "--registry", "127.0.0.1:5999", "--base-image", "busybox"]}[mode]
-    since = datetime.now(timezone.utc)
+    since = datetime.now(UTC)
     proc = subprocess.run([cockpit_exe(), *flags, "launch", "pytorch-train", "--kubeconfig",
                            str(demo_cluster.kubeconfig), "--context", "cockpit-demo", "-n", ns,
                            "--set", f"name={name}", *extra], env=env, capture_output=True, text=True, timeout=120)
@@ -118,7 +118,7 @@ def test_cockpit_launch_fails_closed_on_a_doubtful_config(demo_cluster, kube_adm
     config.write_text(text)
     env = {**os.environ, "COCKPIT_CONFIG": str(config)}
     env.pop("COCKPIT_READ_ONLY", None)
-    since = datetime.now(timezone.utc)
+    since = datetime.now(UTC)
     proc = subprocess.run([cockpit_exe(), "launch", "pytorch-train", "--kubeconfig", str(demo_cluster.kubeconfig),
                            "--context", "cockpit-demo", "-n", "ro-doubtful", "--set", "name=ro-doubtful"],
                           env=env, capture_output=True, text=True, timeout=120)
@@ -132,7 +132,7 @@ def test_a_writable_context_still_launches(demo_cluster, kube_admin, tmp_path):
     (so the refusals are the guard's doing, not a broken command)."""
     flags, env = source_setup("none", tmp_path)
     name = f"rw-{int(time.time()) % 100000}"
-    since = datetime.now(timezone.utc)
+    since = datetime.now(UTC)
     proc = subprocess.run([cockpit_exe(), "launch", "pytorch-train", "--kubeconfig", str(demo_cluster.kubeconfig),
                            "--context", "cockpit-demo", "-n", "team-vision", "--set", f"name={name}"],
                           env=env, capture_output=True, text=True, timeout=120)
