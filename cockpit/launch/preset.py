@@ -33,7 +33,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from cockpit.launch.errors import ParameterError, PresetError, TemplateError
 from cockpit.launch.params import NUMERIC, PATTERNED, Parameter
-from cockpit.launch.schema import NodeValidator, load_schema
+from cockpit.launch.schema import YamlTree, load_schema, schema_errors
 from cockpit.launch.template import Template
 
 __all__ = ["BUILTIN_NAMES", "CLUSTER_SCOPED", "MANAGED_BY", "Preset", "load_preset", "parse_preset",
@@ -217,21 +217,21 @@ def validate_preset_text(text: str, file: str) -> tuple[Preset | None, list[Pres
 
 def _validate(text: str, file: str) -> tuple[Preset | None, list[PresetError]]:
     root = _compose(text, file)
-    checker = NodeValidator(_schema(), file)
     if not isinstance(root, MappingNode):
         return None, [PresetError(file, root.start_mark.line + 1, "", "a preset must be a mapping "
                                   "with name, parameters and templates")]
-    checker.validate(root, _schema())
-    errors = list(checker.errors)
+    tree = YamlTree(root, file)
+    errors = schema_errors(tree, _schema())
     if errors:
         return None, sorted(errors, key=lambda e: e.line or 0)
-    data = checker.value(root)
+    data = tree.data
     params: dict[str, Parameter] = {}
     params_item = _item(root, "parameters")
     if params_item is not None and isinstance(params_item[1], MappingNode):
         for key_node, spec_node in params_item[1].value:
             try:
-                params[key_node.value] = _parameter(key_node.value, spec_node, checker, file)
+                params[key_node.value] = _parameter(key_node.value, spec_node, data["parameters"][key_node.value],
+                                                     file)
             except PresetError as e:
                 errors.append(e)
     templates: list[Template] = []
@@ -274,8 +274,7 @@ def _trial_render(preset: Preset) -> PresetError | None:
     return None
 
 
-def _parameter(name: str, node: MappingNode, checker: NodeValidator, file: str) -> Parameter:
-    spec = checker.value(node)
+def _parameter(name: str, node: MappingNode, spec: dict[str, Any], file: str) -> Parameter:
 
     def node_of(key: str) -> Node:
         item = _item(node, key)

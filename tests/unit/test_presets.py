@@ -828,3 +828,26 @@ def test_launch_package_never_imports_textual():
     code = ("import sys; import cockpit.launch, cockpit.launch.cli, cockpit.launch.apply, cockpit.launch.image, "
             "cockpit.launch.library; sys.exit(1 if 'textual' in sys.modules else 0)")
     assert subprocess.run([sys.executable, "-c", code], check=False, cwd=REPO).returncode == 0
+
+
+def test_each_schema_error_is_on_its_own_line_with_its_field():
+    text = GOOD.replace("templates:\n", "creates: [job, Pod, 3]\ntemplates:\n", 1).replace(
+        "    default: 1\n", "    default: 1\n    enum: []\n    min: {a: 1}\n", 1)
+    preset, errors = validate_preset_text(text, "tiny.yaml")
+    assert preset is None
+    assert [(e.line, e.field) for e in errors] == [
+        (7, "parameters.gpus.enum"), (8, "parameters.gpus.min"), (9, "creates[0]"), (9, "creates[2]")]
+    assert "needs at least 1 item" in errors[0].message
+    assert "expected a number or a string, got a mapping" in errors[1].message
+    assert "does not match" in errors[2].message and "got an integer (3)" in errors[3].message
+
+
+def test_an_unreadable_value_is_one_error_naming_its_field():
+    _, errors = validate_preset_text(GOOD.replace("name: tiny\n", "name: !!int\n", 1), "tiny.yaml")
+    assert [(e.line, e.field) for e in errors] == [(1, "name")] and "cannot read this value" in errors[0].message
+
+
+def test_a_badly_named_parameter_is_reported_once():
+    _, errors = validate_preset_text(GOOD.replace("  gpus:\n", "  Gpus:\n", 1).replace(
+        "    type: integer", "    type: int", 1), "tiny.yaml")
+    assert [(e.line, e.field) for e in errors] == [(4, "parameters.Gpus")] and "bad name" in errors[0].message
