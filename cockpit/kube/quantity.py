@@ -1,16 +1,19 @@
-"""Kubernetes resource quantities ("100m", "2Gi", "1e3") as floats, and back for display."""
+"""Kubernetes resource quantities ("100m", "2Gi", "1e3") as floats, and back for display.
+
+The arithmetic is `kubernetes.utils.parse_quantity`'s, in Decimal: "7n" is 7e-09, not the
+7.000000000000001e-09 a float product gives. Its parser is looser than the API server's (it takes
+"1K", "nan", "1_0", "1e3k"), so the grammar below decides what is a quantity first.
+"""
 
 from __future__ import annotations
 
 import re
 
+from kubernetes.utils import parse_quantity as _exact_quantity
+
 __all__ = ["fmt_bytes", "fmt_cpu", "parse_quantity"]
 
 _BINARY = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
-_DECIMAL = {
-    "n": 1e-9, "u": 1e-6, "m": 1e-3, "": 1.0,
-    "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15, "E": 1e18,
-}  # fmt: skip
 # "1E3" is an exponent, "1E" is exa: the exponent form must be tried first.
 _QUANTITY = re.compile(r"([+-]?(?:\d+\.?\d*|\.\d+))([eE][+-]?\d+|[KMGTPE]i|[numkMGTPE]?)")
 
@@ -23,17 +26,12 @@ def parse_quantity(s: object, default: float | object = _MISSING) -> float:
         s = str(s)
     if isinstance(s, (int, float)):
         return float(s)
-    m = _QUANTITY.fullmatch(str(s).strip())
-    if m is None:
+    text = str(s).strip()
+    if _QUANTITY.fullmatch(text) is None:
         if default is _MISSING:
             raise ValueError(f"invalid quantity: {s!r}")
         return default  # type: ignore[return-value]
-    number, suffix = float(m.group(1)), m.group(2)
-    if suffix in _BINARY:
-        return number * _BINARY[suffix]
-    if suffix[:1] in ("e", "E") and len(suffix) > 1:
-        return number * 10.0 ** int(suffix[1:])
-    return number * _DECIMAL[suffix]
+    return float(_exact_quantity(text))
 
 
 def _short(x: float) -> str:

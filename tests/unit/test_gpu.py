@@ -325,6 +325,17 @@ def test_parse_quantity_errors() -> None:
     assert parse_quantity("lots", 0.0) == 0.0
 
 
+def test_parse_quantity_is_exact_decimal_arithmetic() -> None:
+    # A float product would give 7.000000000000001e-09, 0.009000000000000001 and 110.00000000000001.
+    assert [parse_quantity(q) for q in ("7n", "9m", "1.1e2", "2.5u")] == [7e-9, 0.009, 110.0, 2.5e-6]
+
+
+@pytest.mark.parametrize("raw", ["1K", "nan", "inf", "1_0", "1e3k", "1ki", "", "1e", "True"])
+def test_parse_quantity_refuses_what_the_api_server_refuses(raw: str) -> None:
+    with pytest.raises(ValueError):
+        parse_quantity(raw)
+
+
 def test_format_quantities() -> None:
     assert fmt_bytes(40 * 2**30) == "40Gi"
     assert fmt_bytes(1.5 * 2**30) == "1.5Gi"
