@@ -5,6 +5,11 @@ objects. The watch resumes from the last resourceVersion, asks for bookmarks, re
 410 Gone, and reconnects with capped exponential backoff. Each object is handed to
 `transform` in this thread (keep what a row needs, drop the rest) and the results reach
 the consumer through `sink`, which batches them for the UI.
+
+In table mode (`table=True`) the server renders the rows itself: list and watch ask for the
+meta.k8s.io Table format with each row's PartialObjectMetadata, so any kind (a CRD nobody wrote
+a row builder for) shows the server's own columns, `additionalPrinterColumns` included. Each
+Table row reaches `transform` as a `TableRow`, keyed like the object it shows.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import queue
 import random
 import re
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +28,11 @@ import orjson
 _CONTINUE = re.compile(rb'"continue":"([^"]*)"')
 
 LIVE, CONNECTING, ERROR, FORBIDDEN, STOPPED = "live", "connecting", "error", "forbidden", "stopped"
+
+JSON = "application/json"
+# The server's Table rendering; a server without it answers plain JSON, which table mode
+# reports as an error rather than showing an empty table.
+TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
 
 
 @dataclass(frozen=True)
@@ -48,7 +59,24 @@ class Sink:
     def upsert(self, key: str, item: Any) -> None: ...
     def delete(self, key: str) -> None: ...
     def reset(self, items: dict[str, Any]) -> None: ...
+    # Table mode: the server's column definitions, before the rows that use them (again when
+    # they change: a CRD's printer columns were edited).
+    def columns(self, definitions: tuple[dict, ...]) -> None: ...
     def state(self, state: str, detail: str = "", retry_in: float = 0.0) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class TableRow:
+    """One row of the server's Table: its column definitions (shared by every row of one list or
+    watch), the cells as the server formatted them, and the object's metadata (a
+    PartialObjectMetadata minus managedFields)."""
+
+    columns: tuple[dict, ...]
+    cells: tuple[Any, ...]
+    object: dict
+    # Wall time the server's answer arrived: the server formats dates as ages ("5m") at that
+    # moment, so an age that is not the object's creation can still be advanced from here.
+    received: float = 0.0
 
 
 def object_key(obj: dict) -> str:
@@ -65,7 +93,7 @@ class Informer:
 
     def __init__(self, api, resource: Resource, sink: Sink, transform: Callable[[dict], Any], *,
                  namespace: str | None = None, label_selector: str = "", field_selector: str = "",
-                 name: str = ""):
+                 name: str = "", table: bool = False):
         self.api = api
         self.resource = resource
         self.sink = sink
@@ -78,6 +106,8 @@ class Informer:
         self._response = None
         self._thread = threading.Thread(target=self._run, name=f"informer-{self.name}", daemon=True)
         self.resource_version = ""
+        self.table = table
+        self.table_columns: tuple[dict, ...] = ()
 
     def start(self) -> Informer:
         self._thread.start()
@@ -107,12 +137,14 @@ class Informer:
         if self.field_selector:
             q.append(("fieldSelector", self.field_selector))
         q.extend((k, v) for k, v in extra.items() if v not in (None, ""))
+        if self.table:
+            q.append(("includeObject", "Metadata"))
         return q
 
     def _get(self, query, timeout):
         return self.api.call_api(
             self.resource.path(self.namespace), "GET", query_params=query,
-            header_params={"Accept": "application/json"}, auth_settings=["BearerToken"],
+            header_params={"Accept": TABLE if self.table else JSON}, auth_settings=["BearerToken"],
             _preload_content=False, _request_timeout=timeout, _return_http_data_only=True)
 
     def _list(self) -> None:
@@ -150,8 +182,11 @@ class Informer:
                 raise data
             body = orjson.loads(data)
             del data
-            for obj in body.get("items") or ():
-                items[object_key(obj)] = transform(obj)
+            if self.table:
+                self._table_rows(body, items)
+            else:
+                for obj in body.get("items") or ():
+                    items[object_key(obj)] = transform(obj)
             meta = body.get("metadata") or {}
             if not meta.get("continue"):
                 self.resource_version = meta.get("resourceVersion", "")
@@ -188,6 +223,9 @@ class Informer:
             if obj.get("code") == 410:
                 raise Gone()
             raise RuntimeError(obj.get("message") or "watch error")
+        if self.table:
+            self._table_event(kind, obj)
+            return
         rv = (obj.get("metadata") or {}).get("resourceVersion")
         if rv:
             self.resource_version = rv
@@ -198,6 +236,46 @@ class Informer:
             self.sink.delete(key)
         else:
             self.sink.upsert(key, self.transform(obj))
+
+    # -- table mode --------------------------------------------------------------------------
+    def _table_columns(self, table: dict) -> tuple[dict, ...]:
+        """The definitions this Table carries, or the last ones seen: a watch sends them with its
+        first event only."""
+        defs = table.get("columnDefinitions")
+        if defs:
+            defs = tuple(d for d in defs if isinstance(d, dict))
+            if defs != self.table_columns:
+                self.table_columns = defs
+                self.sink.columns(defs)
+        return self.table_columns
+
+    def _table_rows(self, table: dict, items: dict[str, Any]) -> None:
+        if table.get("kind") != "Table":
+            raise RuntimeError("the API server did not answer in the Table format")
+        columns = self._table_columns(table)
+        transform = self.transform
+        now = time.time()
+        for row in table.get("rows") or ():
+            trow = _table_row(columns, row, now)
+            items[object_key(trow.object)] = transform(trow)
+
+    def _table_event(self, kind: str | None, table: dict) -> None:
+        rows = table.get("rows") or ()
+        meta = (rows[0].get("object") or {}).get("metadata") or {} if rows else {}
+        rv = meta.get("resourceVersion") or (table.get("metadata") or {}).get("resourceVersion")
+        if rv:
+            self.resource_version = rv
+        if kind == "BOOKMARK":
+            return
+        columns = self._table_columns(table)
+        now = time.time()
+        for row in rows:
+            trow = _table_row(columns, row, now)
+            key = object_key(trow.object)
+            if kind == "DELETED":
+                self.sink.delete(key)
+            else:
+                self.sink.upsert(key, self.transform(trow))
 
     # -- the loop ----------------------------------------------------------------------------
     def _run(self) -> None:
@@ -251,6 +329,14 @@ class Informer:
             if not self.resource_version:
                 need_list = True
         self.sink.state(STOPPED)
+
+
+def _table_row(columns: tuple[dict, ...], row: dict, received: float) -> TableRow:
+    obj = row.get("object") or {}
+    meta = obj.get("metadata")
+    if isinstance(meta, dict) and "managedFields" in meta:  # most of a metadata's bytes
+        obj = {**obj, "metadata": {k: v for k, v in meta.items() if k != "managedFields"}}
+    return TableRow(columns, tuple(row.get("cells") or ()), obj, received)
 
 
 def _reason(e) -> str:
