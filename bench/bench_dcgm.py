@@ -2,7 +2,8 @@
 `prometheus_client`'s text parser alone on the same text (the whole page, and only the lines
 of the metrics the cockpit reads).
 
-    .venv/bin/python bench/bench_dcgm.py [GPUS ...]
+    .venv/bin/pip install prometheus_client  # for the comparison only; the cockpit does not use it
+    .venv/bin/python bench/bench_dcgm.py [DEVICES ...]
 
 The page is what dcgm-exporter 3.x serves with its default counters (HELP and TYPE lines, one
 series per GPU and metric, the usual labels, pod labels on half the GPUs). A node of 8 GPUs split
