@@ -1,7 +1,9 @@
 """Settings: one typed, frozen object read from YAML at `locations.config_file()`, with COCKPIT_* overrides.
 
 Every key is listed once in `KEYS` (path, type, description, environment variable); the validator, the
-defaults shown by `cockpit config keys` and the README table all come from that list.
+defaults shown by `cockpit config keys` and the README table all come from that list. Each key's value
+is checked by msgspec against a typed declaration (`bool`, `Annotated[int, Meta(ge=100)]`, a tuple of
+non-empty strings), and the error is put back into words from that same declaration.
 
 Bad content never raises: each wrong value is reported as a `ConfigProblem` naming file:line and the
 dotted field path, and the default is kept for that field.
@@ -17,8 +19,10 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Annotated, Any, get_args, get_origin
 
+import msgspec
+import msgspec.inspect
 import yaml
 from yaml.constructor import ConstructorError, SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
@@ -319,7 +323,13 @@ def _scalar(node: Node, constructor: SafeConstructor) -> Any:
 
 
 # --------------------------------------------------------------------------------------------------
-# Value checks: each takes a YAML value and returns the typed value or raises ValueError(message)
+# Value types: msgspec checks each YAML value against its key's type (strict: no "yes" for true,
+# no 1.0 for a whole number); what a type cannot say (durations, quantities) is parsed after it.
+
+
+NonEmptyText = Annotated[str, msgspec.Meta(pattern=r"\S")]
+QUANTITY_WORDS = "a quantity such as 4, 500m or 16Gi"
+DURATION_WORDS = "a duration such as 30m, 24h or 7d"
 
 
 def _type_name(v: Any) -> str:
@@ -335,75 +345,82 @@ def _type_name(v: Any) -> str:
     }.get(type(v), type(v).__name__)
 
 
-def _bool(v: Any) -> bool:
-    if isinstance(v, bool):
-        return v
-    raise TypeError(f"expected true or false, got {_type_name(v)} ({v!r})")
+def _expects(info: msgspec.inspect.Type) -> str:
+    """What a value of this type is, in words: "a whole number of at least 100"."""
+    if isinstance(info, msgspec.inspect.BoolType):
+        return "true or false"
+    if isinstance(info, msgspec.inspect.StrType):
+        return "a non-empty string" if info.pattern else "a string"
+    if isinstance(info, (msgspec.inspect.IntType, msgspec.inspect.FloatType)):
+        noun = "a whole number" if isinstance(info, msgspec.inspect.IntType) else "a number"
+        if info.ge is not None and info.le is not None:
+            return f"{noun} from {info.ge:g} to {info.le:g}"
+        return f"{noun} of at least {info.ge}" if info.ge else noun
+    if isinstance(info, (msgspec.inspect.VarTupleType, msgspec.inspect.ListType)):
+        item = _expects(info.item_type)
+        return "a list of " + (item.removeprefix("a ") + "s" if item.startswith("a ") else item)
+    return str(info)
 
 
-def _str(v: Any) -> str:
-    if isinstance(v, str):
-        return v
-    raise TypeError(f"expected a string, got {_type_name(v)} ({v!r})")
+def _bound_text(value: float, info: msgspec.inspect.Type) -> str:
+    """Why a value of the right type is outside its key's bounds."""
+    lo, hi = getattr(info, "ge", None), getattr(info, "le", None)
+    if lo is not None and hi is not None:
+        return f"{value:g} is out of range {lo:g}..{hi:g}"
+    if lo == 0:
+        return f"expected 0 or more, got {value}"
+    return f"{value} is less than the minimum {lo}"
 
 
-def _nonempty_str(v: Any) -> str:
-    s = _str(v).strip()
-    if not s:
-        raise ValueError("expected a non-empty string")
-    return s
+def _plain_type(t: Any) -> Any:
+    """The type without its msgspec.Meta constraints."""
+    return get_args(t)[0] if get_origin(t) is Annotated else t
 
 
-def _quantity(v: Any) -> str:
+def _convert(value: Any, t: Any) -> Any:
+    return msgspec.convert(value, t, strict=True)
+
+
+def _fits(value: Any, t: Any) -> bool:
+    try:
+        _convert(value, t)
+    except msgspec.ValidationError:
+        return False
+    return True
+
+
+def _typed(value: Any, t: Any, words: str = "") -> Any:
+    """`value` as type `t`; TypeError or ValueError with the reason in the settings' words."""
+    try:
+        return _convert(value, t)
+    except msgspec.ValidationError:
+        pass
+    info = msgspec.inspect.type_info(t)
+    expects = words or _expects(info)
+    plain = _plain_type(t)
+    if get_origin(plain) in (tuple, list) and isinstance(value, list):
+        bad = [item for item in value if not _fits(item, get_args(plain)[0])]
+        raise ValueError(f"expected {expects}; bad entries: {bad!r}")
+    if not _fits(value, plain) or (isinstance(value, float) and not math.isfinite(value)):
+        raise TypeError(f"expected {expects}, got {_type_name(value)} ({value!r})")
+    if isinstance(info, msgspec.inspect.StrType):
+        raise ValueError(f"expected {expects}")
+    raise ValueError(_bound_text(value, info))
+
+
+def _quantity(v: str | int | float) -> str:
     """A Kubernetes quantity ("4", "500m", "16Gi"); plain YAML numbers are accepted."""
-    if isinstance(v, bool) or not isinstance(v, (str, int, float)):
-        raise TypeError(f"expected a quantity such as 4, 500m or 16Gi, got {_type_name(v)} ({v!r})")
     text = str(v).strip()
     try:
         if parse_quantity(text) < 0:
             raise ValueError
     except ValueError:
-        raise ValueError(f"{text!r} is not a quantity such as 4, 500m or 16Gi") from None
+        raise ValueError(f"{text!r} is not {QUANTITY_WORDS}") from None
     return text
 
 
-def _count(v: Any) -> int:
-    if isinstance(v, bool) or not isinstance(v, int):
-        raise TypeError(f"expected a whole number, got {_type_name(v)} ({v!r})")
-    if v < 0:
-        raise ValueError(f"expected 0 or more, got {v}")
-    return v
-
-
-def _number_in(lo: float, hi: float) -> Callable[[Any], float]:
-    def check(v: Any) -> float:
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-            raise TypeError(f"expected a number from {lo:g} to {hi:g}, got {_type_name(v)} ({v!r})")
-        if not lo <= v <= hi:
-            raise ValueError(f"{v:g} is out of range {lo:g}..{hi:g}")
-        return float(v)
-
-    return check
-
-
-def _int_at_least(lo: int) -> Callable[[Any], int]:
-    def check(v: Any) -> int:
-        if isinstance(v, bool) or not isinstance(v, int):
-            raise TypeError(f"expected a whole number of at least {lo}, got {_type_name(v)} ({v!r})")
-        if v < lo:
-            raise ValueError(f"{v} is less than the minimum {lo}")
-        return v
-
-    return check
-
-
-def _str_list(v: Any) -> tuple[str, ...]:
-    if not isinstance(v, list):
-        raise TypeError(f"expected a list of strings, got {_type_name(v)} ({v!r})")
-    bad = [item for item in v if not isinstance(item, str) or not item.strip()]
-    if bad:
-        raise ValueError(f"expected a list of non-empty strings; bad entries: {bad!r}")
-    return tuple(item.strip() for item in v)
+def _strip_all(items: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(item.strip() for item in items)
 
 
 _DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -439,12 +456,10 @@ def format_duration(seconds: int) -> str:
     return "".join(out)
 
 
-def _duration(v: Any) -> int:
-    if not isinstance(v, str):
-        raise TypeError(f"expected a duration such as 30m, 24h or 7d, got {_type_name(v)} ({v!r})")
-    seconds = parse_duration(v)
+def _duration(text: str) -> int:
+    seconds = parse_duration(text)
     if seconds <= 0:
-        raise ValueError(f"{v!r}: a duration must be longer than zero")
+        raise ValueError(f"{text!r}: a duration must be longer than zero")
     return seconds
 
 
@@ -454,84 +469,72 @@ def _duration(v: Any) -> int:
 
 @dataclass(frozen=True)
 class ConfigKey:
-    """One configuration key. `path` uses <placeholders> for free-form mapping keys."""
+    """One configuration key. `path` uses <placeholders> for free-form mapping keys.
+
+    `value_type` is what msgspec checks the YAML value against; `parse`, when set, turns the
+    checked value into the setting (a duration's seconds, a trimmed name); `words` says what the
+    value is where the type alone cannot ("a duration such as 30m")."""
 
     path: str
     type: str
     description: str
-    check: Callable[[Any], Any] = field(repr=False, compare=False)
+    value_type: Any = field(repr=False, compare=False)
     env: str | None = None
+    parse: Callable[[Any], Any] | None = field(default=None, repr=False, compare=False)
+    words: str = field(default="", repr=False, compare=False)
 
     @property
     def default(self) -> str:
         """The default as it would be written in the YAML file."""
         return _default_text(self.path)
 
+    def check(self, value: Any) -> Any:
+        """The setting for this YAML value; TypeError or ValueError with the reason in words."""
+        typed = _typed(value, self.value_type, self.words)
+        return self.parse(typed) if self.parse is not None else typed
+
+
+def _text_key(path: str, description: str, env: str | None = None) -> ConfigKey:
+    return ConfigKey(path, "str", description, NonEmptyText, env, str.strip)
+
+
+def _quantity_key(path: str, description: str) -> ConfigKey:
+    return ConfigKey(path, "quantity", description, str | int | float, parse=_quantity, words=QUANTITY_WORDS)
+
+
+def _duration_key(path: str, description: str) -> ConfigKey:
+    return ConfigKey(path, "duration", description, str, parse=_duration, words=DURATION_WORDS)
+
+
+def _names_key(path: str, description: str) -> ConfigKey:
+    return ConfigKey(path, "list[str]", description, tuple[NonEmptyText, ...], parse=_strip_all)
+
 
 _CTX = "contexts.<name>"
 
 KEYS: tuple[ConfigKey, ...] = (
-    ConfigKey("read_only", "bool", "Never change anything in any cluster", _bool, "COCKPIT_READ_ONLY"),
-    ConfigKey(f"{_CTX}.read_only", "bool", "Never change anything through this kubeconfig context", _bool),
-    ConfigKey(
-        f"{_CTX}.namespace", "str", "Namespace to open and launch into for this context", _nonempty_str
-    ),
-    ConfigKey(f"{_CTX}.registry", "str", "Image registry that launched images are pushed to", _nonempty_str),
-    ConfigKey(
-        f"{_CTX}.storage.pvc", "str", "PersistentVolumeClaim mounted into launched pods", _nonempty_str
-    ),
-    ConfigKey(f"{_CTX}.storage.size", "quantity", "Size of the claim when the cockpit creates it", _quantity),
-    ConfigKey(f"{_CTX}.storage.mount_path", "str", "Where the claim is mounted in the pod", _nonempty_str),
-    ConfigKey(
-        f"{_CTX}.storage.storage_class", "str", "StorageClass of a claim the cockpit creates", _nonempty_str
-    ),
-    ConfigKey(f"{_CTX}.resources.cpu", "quantity", "Default CPU request of launched pods", _quantity),
-    ConfigKey(f"{_CTX}.resources.memory", "quantity", "Default memory request of launched pods", _quantity),
-    ConfigKey(f"{_CTX}.resources.gpus", "int", "Default GPU count of launched pods", _count),
-    ConfigKey(
-        "theme",
-        "str",
-        "Theme name (built-in or a file in the user themes folder)",
-        _nonempty_str,
-        "COCKPIT_THEME",
-    ),
-    ConfigKey(
-        "repaint_hz",
-        "float",
-        "Most screen repaints per second for live tables (1..60)",
-        _number_in(1, 60),
-        "COCKPIT_REPAINT_HZ",
-    ),
-    ConfigKey(
-        "log_line_cap",
-        "int",
-        "Most log lines kept per log view (at least 100)",
-        _int_at_least(100),
-        "COCKPIT_LOG_LINE_CAP",
-    ),
-    ConfigKey("gpu_resources.names", "list[str]", "Extended resource names counted as GPUs", _str_list),
-    ConfigKey(
-        "gpu_resources.prefixes",
-        "list[str]",
-        "Resource name prefixes counted as GPUs (MIG slices)",
-        _str_list,
-    ),
-    ConfigKey(
-        "cleanup.finished_after", "duration", "Offer to delete finished jobs older than this", _duration
-    ),
-    ConfigKey(
-        "cleanup.idle_dev_pod_after",
-        "duration",
-        "Flag dev pods with idle GPUs for longer than this",
-        _duration,
-    ),
-    ConfigKey("idle.window", "duration", "Window over which GPU utilisation is judged idle", _duration),
-    ConfigKey(
-        "keys.<binding_id>",
-        "str",
-        'Key remapping, e.g. quit: "ctrl+q,q" (passed to App.set_keymap)',
-        _nonempty_str,
-    ),
+    ConfigKey("read_only", "bool", "Never change anything in any cluster", bool, "COCKPIT_READ_ONLY"),
+    ConfigKey(f"{_CTX}.read_only", "bool", "Never change anything through this kubeconfig context", bool),
+    _text_key(f"{_CTX}.namespace", "Namespace to open and launch into for this context"),
+    _text_key(f"{_CTX}.registry", "Image registry that launched images are pushed to"),
+    _text_key(f"{_CTX}.storage.pvc", "PersistentVolumeClaim mounted into launched pods"),
+    _quantity_key(f"{_CTX}.storage.size", "Size of the claim when the cockpit creates it"),
+    _text_key(f"{_CTX}.storage.mount_path", "Where the claim is mounted in the pod"),
+    _text_key(f"{_CTX}.storage.storage_class", "StorageClass of a claim the cockpit creates"),
+    _quantity_key(f"{_CTX}.resources.cpu", "Default CPU request of launched pods"),
+    _quantity_key(f"{_CTX}.resources.memory", "Default memory request of launched pods"),
+    ConfigKey(f"{_CTX}.resources.gpus", "int", "Default GPU count of launched pods", Annotated[int, msgspec.Meta(ge=0)]),
+    _text_key("theme", "Theme name (built-in or a file in the user themes folder)", "COCKPIT_THEME"),
+    ConfigKey("repaint_hz", "float", "Most screen repaints per second for live tables (1..60)",
+              Annotated[float, msgspec.Meta(ge=1, le=60)], "COCKPIT_REPAINT_HZ"),
+    ConfigKey("log_line_cap", "int", "Most log lines kept per log view (at least 100)",
+              Annotated[int, msgspec.Meta(ge=100)], "COCKPIT_LOG_LINE_CAP"),
+    _names_key("gpu_resources.names", "Extended resource names counted as GPUs"),
+    _names_key("gpu_resources.prefixes", "Resource name prefixes counted as GPUs (MIG slices)"),
+    _duration_key("cleanup.finished_after", "Offer to delete finished jobs older than this"),
+    _duration_key("cleanup.idle_dev_pod_after", "Flag dev pods with idle GPUs for longer than this"),
+    _duration_key("idle.window", "Window over which GPU utilisation is judged idle"),
+    _text_key("keys.<binding_id>", 'Key remapping, e.g. quit: "ctrl+q,q" (passed to App.set_keymap)'),
 )
 
 ENV_CONFIG_PATH = "COCKPIT_CONFIG"

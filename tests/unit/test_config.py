@@ -421,3 +421,20 @@ def test_the_environment_switch_fails_closed(tmp_path, value, read_only):
     assert settings.read_only is read_only
     if value == "maybe":
         assert "COCKPIT_READ_ONLY" in settings.read_only_reason
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("log_line_cap: 99\n", "99 is less than the minimum 100"),
+    ("repaint_hz: 0\n", "0 is out of range 1..60"),
+    ("repaint_hz: .nan\n", "expected a number from 1 to 60, got a number (nan)"),
+    ("log_line_cap: 1000.5\n", "expected a whole number of at least 100, got a number (1000.5)"),
+    ("contexts:\n  c:\n    resources: {gpus: -1}\n", "expected 0 or more, got -1"),
+    ("gpu_resources:\n  names: [a, ' ', 3]\n", "expected a list of non-empty strings; bad entries: [' ', 3]"),
+    ("theme: '  '\n", "expected a non-empty string;"),
+    ("read_only: yes please\n", "expected true or false, got a string ('yes please')"),
+    ("contexts:\n  c:\n    storage: {size: [1]}\n", "expected a quantity such as 4, 500m or 16Gi, got a list"),
+    ("idle:\n  window: 5\n", "expected a duration such as 30m, 24h or 7d, got an integer (5)"),
+])  # fmt: skip
+def test_each_wrong_value_says_what_its_type_wants(tmp_path, text, message):
+    _, problems = load_settings(write(tmp_path, text), env={})
+    assert len(problems) == 1 and message in problems[0].message, [str(p) for p in problems]
