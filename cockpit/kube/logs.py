@@ -330,10 +330,6 @@ class LogFollower:
         self._thread.join(timeout)
 
     @property
-    def stopped(self) -> bool:
-        return self._stop.is_set()
-
-    @property
     def alive(self) -> bool:
         return self._thread.is_alive()
 

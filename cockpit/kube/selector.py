@@ -9,7 +9,6 @@ without the label; `in` and `=` need it. Pure: no Textual, no cluster.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 
 Labels = dict[str, str]
@@ -202,7 +201,3 @@ def parse(text: str) -> Selector:
     if text[end:].strip():
         raise SelectorError(f"unexpected {text[end:].split()[0]!r} at column {end + 1}")
     return selector
-
-
-def matcher(text: str) -> Callable[[Labels], bool]:
-    return parse(text).matches

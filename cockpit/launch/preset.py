@@ -49,7 +49,6 @@ CLUSTER_SCOPED = frozenset({
 MANAGED_BY = "gpu-cockpit"
 LABEL_PRESET = "gpu-cockpit.dev/preset"
 LABEL_RUN = "gpu-cockpit.dev/run"
-RUN_NAME = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 _SCHEMA: dict | None = None
 
 
