@@ -30,6 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cockpit.demo.nodes import default_nodes
+
 # Files grow forever otherwise; the demo keeps the newest lines only.
 MAX_LOG_BYTES = 4 * 1024 * 1024
 
@@ -141,8 +143,6 @@ def gpu_layout(nodes: list[dict] | None = None) -> dict[str, list[SimDevice]]:
     spells its host label `hostname`, the others `Hostname`.
     """
     if nodes is None:
-        from cockpit.demo.fleet import default_nodes
-
         nodes = default_nodes()
     gpu_nodes = sorted((n for n in nodes if n["metadata"]["labels"].get("nvidia.com/gpu.present") == "true"),
                        key=lambda n: n["metadata"]["name"])
