@@ -21,12 +21,10 @@ from textual.widgets import Footer, Input, Static
 
 from cockpit import __version__
 from cockpit.config import Settings, load_settings
-from cockpit.kube import argo as argomod
 from cockpit.kube.connection import ConnectionProblem, Kubeconfig, make_api_client
 from cockpit.kube.gpu_view import GPU_COLUMNS, gpu_rows, totals_line
 from cockpit.kube.hub import ClusterHub
 from cockpit.kube.informer import CONNECTING, ERROR, FORBIDDEN, LIVE
-from cockpit.kube.kinds import KINDS, kind_by_alias
 from cockpit.kube.model import Column, Row
 from cockpit.kube.store import RowStore
 from cockpit.kube.text import clean
@@ -37,8 +35,8 @@ from cockpit.kube.utilization import (
     UtilizationTracker,
     idle_rows,
     node_util_cells,
-    sparkline,
 )
+from cockpit.resources import registry
 from cockpit.ui import commands
 from cockpit.ui.actions import MUTATING_ACTIONS, ClusterActions
 from cockpit.ui.prompt import PROMPT_ACTIONS, Prompt, PromptBar
@@ -48,19 +46,15 @@ from cockpit.ui.widgets.resource_table import ResourceTable
 
 CONTEXT_COLUMNS = (Column("CURRENT", 7), Column("NAME", 30), Column("CLUSTER", 24, priority=1),
                    Column("USER", 20, priority=2), Column("NAMESPACE", 16, priority=1))
-STEP_COLUMNS = (Column("STEP", 34), Column("TYPE", 9, priority=2), Column("PHASE", 10), Column("POD", 40, priority=1, cut="middle"),
-                Column("DURATION", 8, "right", priority=2), Column("MESSAGE", 30, priority=3))
-HOLDER_COLUMNS = (Column("NAMESPACE", 16, priority=1, min_width=11), Column("POD", 40, min_width=20, cut="middle"),
-                  Column("GPUS", 14), Column("STATUS", 12), Column("UTIL", 5, "right", priority=1),
-                  Column("ACTIVITY", 12, priority=2), Column("AGE", 6, "right", priority=3))
 
 GPU_PANE_COLUMNS = (*GPU_COLUMNS, *UTIL_COLUMNS)
 
-# Pane order is also the digit shortcut order.
-PANES = ("gpu", "pods", "jobs", "workflows", "experiments", "pvcs", "nodes", "namespaces", "contexts")
-PANE_TITLES = {"gpu": "GPU allocation", "contexts": "Contexts", **{k: v.title for k, v in KINDS.items()}}
+# Pane order is also the digit shortcut order: the GPU pane, the kinds with a pane, contexts.
+PANES = ("gpu", *(k.id for k in registry.panes()), "contexts")
+PANE_TITLES = {"gpu": "GPU allocation", "contexts": "Contexts", **{k.id: k.title for k in registry.panes()}}
 ALL_NAMESPACES = "(all namespaces)"  # the namespace pane's first row; no namespace can have this name
 COMMAND_ALIASES = {"gpu": "gpu", "gpus": "gpu", "ctx": "contexts", "context": "contexts", "contexts": "contexts"}
+NAMESPACES = "namespaces"  # the kind whose rows scope every other pane
 
 
 class ContextReady(Message):
@@ -89,13 +83,16 @@ class CockpitApp(ClusterActions, App):
         Binding("q", "quit", "Quit", id="app.quit"),
         # Actions that change the cluster: hidden and refused in read-only mode.
         Binding("ctrl+d", "delete", "Delete", id="app.delete"),
-        Binding("ctrl+k", "kill", "Kill", id="app.kill"),
-        Binding("x", "workflow('stop')", "Stop", id="app.wf_stop"),
-        Binding("X", "workflow('terminate')", "Terminate", id="app.wf_terminate"),
-        Binding("z", "workflow('suspend')", "Suspend", id="app.wf_suspend"),
-        Binding("u", "workflow('resume')", "Resume", id="app.wf_resume"),
-        Binding("R", "retry", "Retry/Restart", id="app.retry"),
-        Binding("ctrl+r", "workflow('resubmit')", "Resubmit", id="app.wf_resubmit"),
+        # What these mean on a pane is its kind's (resources/): only the kind's own show.
+        Binding("ctrl+k", "kind_action('kill')", "Kill", id="app.kill"),
+        Binding("x", "kind_action('stop')", "Stop", id="app.wf_stop"),
+        Binding("X", "kind_action('terminate')", "Terminate", id="app.wf_terminate"),
+        Binding("z", "kind_action('suspend')", "Suspend", id="app.wf_suspend"),
+        Binding("u", "kind_action('resume')", "Resume", id="app.wf_resume"),
+        Binding("R", "kind_action('retry')", "Retry/Restart", id="app.retry"),
+        Binding("ctrl+r", "kind_action('resubmit')", "Resubmit", id="app.wf_resubmit"),
+        Binding("S", "kind_action('scale')", "Scale", id="app.scale", key_display="shift+s"),
+        Binding("t", "kind_action('trigger')", "Trigger", id="app.trigger"),
         Binding("n", "launch", "Launch", id="app.launch"),
         Binding("s", "shell", "Shell", id="app.shell"),
         Binding("F", "port_forward", "Port-forward", id="app.port_forward", key_display="shift+f"),
@@ -194,13 +191,13 @@ class CockpitApp(ClusterActions, App):
             elif pane == "contexts":
                 self.views[pane] = View(pane, "Contexts", CONTEXT_COLUMNS, RowStore(self._context_rows()))
             else:
-                kind = KINDS[pane]
+                kind = registry.get(pane)
                 self.views[pane] = View(pane, kind.title, kind.columns, RowStore(), feed_id=pane, kind_id=pane)
         self._add_all_namespaces_row()
         self._apply_scope()
 
     def _add_all_namespaces_row(self) -> None:
-        view = self.views["namespaces"]
+        view = self.views[NAMESPACES]
         row = Row(key=ALL_NAMESPACES, cells=(ALL_NAMESPACES, "", ""), sort=("", "", -1.0),
                   status="ok" if self.namespace is None else "")
         self._apply(view, view.store.apply([row], []))
@@ -220,7 +217,7 @@ class CockpitApp(ClusterActions, App):
     def _load_recorded(self) -> None:
         self.hub = self._new_hub(None)
         for kind_id, objs in (self.recorded or {}).items():
-            self.hub.load(kind_id, objs)
+            self.hub.load(registry.get(kind_id), objs)
         self.flush()
 
     def connect(self, context: str) -> None:
@@ -266,9 +263,8 @@ class CockpitApp(ClusterActions, App):
             self.refresh_bars()
             return
         self.hub = self._new_hub(msg.api)
-        self.hub.start_core()
-        if self.current and self.current.feed_id:
-            self.hub.ensure(self.current.feed_id)
+        self.hub.start_core(k for k in registry.kinds().values() if k.core)
+        self._ensure_feed(self.current)
         self.permissions.clear()
         self._probe_permissions()
         hub = self.hub
@@ -326,9 +322,11 @@ class CockpitApp(ClusterActions, App):
                 keep = {r.key for r in ch.upserts}
                 deletes = [k for k in view.store.keys() if k not in keep and k != ALL_NAMESPACES]
             self._apply(view, view.store.apply(ch.upserts, deletes))
-        pvc_rows = hub.pvc_rows_for_users()
-        if pvc_rows:
-            self._apply(self.views["pvcs"], self.views["pvcs"].store.apply(pvc_rows, []))
+        for view in self.views.values():
+            kind = registry.find(view.feed_id or "")
+            keys = kind.rebuild_keys(hub) if kind else ()
+            if keys:
+                self._apply(view, view.store.apply(hub.rebuild(view.feed_id, keys), []))
         now = time.monotonic()
         refresh_times = now - self._last_age_refresh > 5
         if refresh_times:
@@ -359,10 +357,11 @@ class CockpitApp(ClusterActions, App):
         if self._gpu_dirty and self.current is self.views["gpu"]:
             dirty, self._gpu_dirty = self._gpu_dirty, set()
             self._update_gpu(dirty)
-        if self._node_dirty and self.current is self.views["nodes"]:
+        view = self.current
+        kind = registry.find(view.feed_id or "") if view else None
+        if self._node_dirty and kind is not None and kind.follows_gpu_allocation:
             dirty, self._node_dirty = self._node_dirty, set()
-            view = self.views["nodes"]
-            self._apply(view, view.store.apply(self.hub.node_rows(dirty), []))
+            self._apply(view, view.store.apply(self.hub.rebuild(view.feed_id, dirty), []))
 
     def _stop_scraper(self) -> None:
         if self.scraper is not None:
@@ -385,7 +384,7 @@ class CockpitApp(ClusterActions, App):
     def open_idle(self) -> None:
         window = self.settings.idle.window
         title = f"Idle GPUs: held at 0% utilisation for at least {window // 60}m"
-        self.push_view(View("idle", title, IDLE_COLUMNS, RowStore(), kind_id="pods",
+        self.push_view(View("idle", title, IDLE_COLUMNS, RowStore(), kind_id=self.pods_kind.id,
                             rows_fn=lambda: idle_rows(self.util, self.clock())))
         if self.scraper is None or self.scraper.state == "off":
             self.table.placeholder = "No dcgm-exporter and no NVML found: utilisation is unavailable"
@@ -428,8 +427,11 @@ class CockpitApp(ClusterActions, App):
         self.stack.clear()
         self._show(self.views[pane])
         self._catch_up_gpu()
-        if self.hub and self.views[pane].feed_id:
-            self.hub.ensure(self.views[pane].feed_id)
+        self._ensure_feed(self.views[pane])
+
+    def _ensure_feed(self, view: View | None) -> None:
+        if self.hub and view is not None and view.feed_id:
+            self.hub.ensure(registry.get(view.kind_id or view.feed_id), feed_id=view.feed_id)
 
     def _show(self, view: View) -> None:
         if self.current is not None:
@@ -437,7 +439,7 @@ class CockpitApp(ClusterActions, App):
         self.current = view
         table = self.table
         table.set_store(view.store, list(view.columns))
-        table.opens = view.id in _ENTER_OPENS  # the footer offers ⏎ only where it does something
+        table.opens = self._enter_opens(view)  # the footer offers ⏎ only where it does something
         if view.cursor and view.store.index(view.cursor) is not None:
             table.move_cursor(view.store.index(view.cursor))
         self.refresh_bindings()
@@ -459,6 +461,12 @@ class CockpitApp(ClusterActions, App):
         self._show(self.stack.pop())
         return True
 
+    def _enter_opens(self, view: View) -> bool:
+        if view.id == "contexts":
+            return True
+        kind = registry.find(view.kind_id or "")
+        return kind is not None and kind.opens
+
     def on_resource_table_selected(self, msg: ResourceTable.Selected) -> None:
         view, key = self.current, msg.key
         if view is None:
@@ -466,91 +474,36 @@ class CockpitApp(ClusterActions, App):
         if view.id == "contexts":
             self.connect(key)
             self.notify(f"switched to context {key}", timeout=3)
-        elif view.id == "namespaces":
-            # Like k9s: a namespace opens its pods.
-            self.set_namespace(None if key == ALL_NAMESPACES else key)
-            self.show_pane("pods")
-        elif view.id == "gpu":
-            self._drill_node(key.split("|", 1)[0])
-        elif view.id == "nodes":
-            self._drill_node(key)
-        elif view.id == "workflows":
-            self._drill_workflow(key)
-        elif view.id == "experiments":
-            self._drill_experiment(key)
-        elif view.id == "jobs":
-            self._drill_job(key)
+            return
+        kind = registry.find(view.kind_id or "")
+        row = view.store.get(key)
+        if kind is not None and kind.opens and row is not None:
+            kind.open(self, row)
 
-    def _pod_rows(self, pred: Callable[[Row], bool]) -> list[Row]:
-        feed = self.hub.feeds.get("pods") if self.hub else None
+    # -- what kinds ask of the screen (resources.base.Navigator) --------------------------------------
+    @property
+    def pods_kind(self):
+        return registry.get("pods")
+
+    def pod_rows(self, pred: Callable[[Row], bool]) -> list[Row]:
+        feed = self.hub.feeds.get(self.pods_kind.id) if self.hub else None
         return [r for r in feed.snapshot() if pred(r)] if feed else []
 
-    def _drill_node(self, node: str) -> None:
-        def rows() -> list[Row]:
-            if not self.hub:
-                return []
-            holders = dict(self.hub.gpu.pods_on(node))
-            pods = {r.key: r for r in self._pod_rows(lambda r: r.key in holders)}
-            out = []
-            for key, gpus in holders.items():
-                r = pods.get(key)
-                ns, _, name = key.partition("/")
-                text = ", ".join(f"{v:g}×{k.split('/', 1)[-1]}" for k, v in sorted(gpus.items()))
-                use = self.util.pod_summary(key)
-                util = use.avg_util if use and use.avg_util is not None else None
-                spark = sparkline(use.spark, 12) if use else ""
-                out.append(Row(key=key, cells=(ns, name, text, r.cells[3] if r else "",
-                                               "-" if util is None else f"{util:.0f}%", spark,
-                                               r.cells[7] if r else ""),
-                               sort=(ns, name, sum(gpus.values()), r.cells[3] if r else "",
-                                     -1 if util is None else util, -1 if util is None else util,
-                                     r.sort[7] if r else 0),
-                               status=r.status if r else "", namespace=ns, name=name))
-            return out
+    def show_pods_named(self, namespace: str, name: str) -> None:
+        self.show_pane(self.pods_kind.id)
+        self.current.cursor = f"{namespace}/{name}" if namespace else name
+        self._set_filter(name)
 
-        self.push_view(View(f"node:{node}", f"Pods holding GPUs on {node}", HOLDER_COLUMNS, RowStore(),
-                            rows_fn=rows, depends_on=("pods", "nodes", "util"), kind_id="pods"))
-
-    def _drill_job(self, key: str) -> None:
-        ns, _, name = key.partition("/")
-        self.push_view(View(f"job:{key}", f"Pods of job {key}", KINDS["pods"].columns, RowStore(),
-                            rows_fn=lambda: self._pod_rows(lambda r: r.namespace == ns and r.labels.get("job-name") == name),
-                            depends_on=("pods",), kind_id="pods"))
-
-    def _drill_workflow(self, key: str) -> None:
-        ns, _, name = key.partition("/")
-
-        def rows() -> list[Row]:
-            feed = self.hub.feeds.get("workflows") if self.hub else None
-            wf = feed.get_object(key) if feed else None
-            if not wf:
-                return []
-            out = []
-            for i, s in enumerate(argomod.step_tree(wf, self.clock())):
-                hint = {"Succeeded": "done", "Running": "ok", "Failed": "error", "Error": "error",
-                        "Pending": "pending"}.get(s.phase, "")
-                out.append(Row(key=f"{i:04d}|{s.pod_name or s.node_id}", cells=(
-                    "  " * s.depth + s.name, s.type, s.phase, s.pod_name, s.duration, s.message),
-                    sort=(i, s.type, s.phase, s.pod_name, s.duration, s.message), status=hint,
-                    namespace=ns, name=s.pod_name))
-            return out
-
-        self.push_view(View(f"wf:{key}", f"Steps of workflow {key}", STEP_COLUMNS, RowStore(), rows_fn=rows,
-                            depends_on=("workflows",), kind_id="pods"))
-
-    def _drill_experiment(self, key: str) -> None:
-        ns, _, name = key.partition("/")
-        feed_id = f"trials:{key}"
-        if self.hub:
-            self.hub.ensure("trials", namespace=ns, label_selector=f"katib.kubeflow.org/experiment={name}",
-                            feed_id=feed_id)
-
-        def rows() -> list[Row]:
-            feed = self.hub.feeds.get(feed_id) if self.hub else None
-            return feed.snapshot() if feed else []
-
-        self.push_view(View(f"exp:{key}", f"Trials of experiment {key}", KINDS["trials"].columns, RowStore(),
-                            rows_fn=rows, depends_on=(feed_id,), kind_id="trials", extra={"drop_feed": feed_id}))
+    def open_key(self, key: str) -> None:
+        """Open the row `key` of the current pane as Enter would, whether or not it has arrived."""
+        view = self.current
+        kind = registry.find(view.kind_id or "") if view else None
+        if kind is None:
+            return
+        ns, _, name = key.rpartition("/")
+        row = view.store.get(key) or Row(key=key, cells=(), namespace=ns, name=name)
+        view.cursor = key
+        kind.open(self, row)
 
     def set_namespace(self, namespace: str | None) -> None:
         self.namespace = namespace
@@ -561,9 +514,9 @@ class CockpitApp(ClusterActions, App):
 
     def switch_namespace(self, name: str) -> None:
         """`:ns NAME`: only to a namespace that exists; a typo must not show an empty cluster."""
-        feed = self.hub.feeds.get("namespaces") if self.hub else None
+        feed = self.hub.feeds.get(NAMESPACES) if self.hub else None
         if self.recorded is not None or (feed is not None and feed.state_name == LIVE):
-            known = set(self.views["namespaces"].store.keys()) - {ALL_NAMESPACES}
+            known = set(self.views[NAMESPACES].store.keys()) - {ALL_NAMESPACES}
             if name in known:
                 self.set_namespace(name)
             else:
@@ -584,7 +537,7 @@ class CockpitApp(ClusterActions, App):
             note = "not connected: cannot check that it exists"
         else:
             try:
-                describe.fetch(api, KINDS["namespaces"].resource, "", name)
+                describe.fetch(api, registry.get(NAMESPACES).resource, "", name)
             except ApiException as e:
                 if e.status == 404:
                     self.call_from_thread(self.notify, f"no namespace named {clean(name, 80)!r}: nothing changed",
@@ -602,7 +555,7 @@ class CockpitApp(ClusterActions, App):
 
     def _apply_scope(self) -> None:
         for view in self.views.values():
-            kind = KINDS.get(view.id)
+            kind = registry.find(view.id)
             if kind and kind.namespaced:
                 self._apply(view, view.store.set_scope(self.namespace))
 
@@ -886,7 +839,7 @@ class CockpitApp(ClusterActions, App):
             return
         pane = COMMAND_ALIASES.get(head)
         if pane is None:
-            kind = kind_by_alias(head)
+            kind = registry.by_name(head)
             pane = kind.id if kind and kind.id in self.views else None
         if pane is None:
             self.notify(f"unknown command: {clean(text, 80)!r}; ? lists the commands", severity="warning")
@@ -938,16 +891,13 @@ class CockpitApp(ClusterActions, App):
         if not view or not key or not view.kind_id:
             return None
         row = view.store.get(key)
-        if view.id == "gpu":
-            return "nodes", "", key.split("|", 1)[0]
         if row is None or not row.name:
             return None
         return view.kind_id, row.namespace, row.name
 
     def action_logs(self) -> None:
         target = self._selected_object()
-        if target is None or target[0] not in ("pods", "jobs", "workflows", "trials") or not (
-                self.hub and self.hub.api):
+        if target is None or not registry.get(target[0]).has_logs or not (self.hub and self.hub.api):
             self.notify("no logs here", severity="warning", timeout=2)
             return
         from cockpit.ui.screens.logs import LogScreen
@@ -970,7 +920,7 @@ class CockpitApp(ClusterActions, App):
         from cockpit.ui.screens.text import TextScreen
 
         kind_id, ns, name = target
-        title = f"{'Describe' if mode == 'describe' else 'YAML'} {KINDS[kind_id].api_kind} {ns + '/' if ns else ''}{name}"
+        title = f"{'Describe' if mode == 'describe' else 'YAML'} {registry.get(kind_id).api_kind} {ns + '/' if ns else ''}{name}"
         screen = TextScreen(clean(title))
         self.push_screen(screen)
         self._fetch_text(screen, mode, kind_id, ns, name)
@@ -983,7 +933,7 @@ class CockpitApp(ClusterActions, App):
 
         api = self.hub.api if self.hub else None
         try:
-            obj = describe.fetch(api, KINDS[kind_id].resource, ns, name)
+            obj = describe.fetch(api, registry.get(kind_id).resource, ns, name)
             if mode == "yaml":
                 text = describe.as_yaml(obj)
             else:
@@ -1006,8 +956,6 @@ class CockpitApp(ClusterActions, App):
             self.hub.close()
 
 
-# Panes where Enter on a row goes somewhere (on_resource_table_selected).
-_ENTER_OPENS = frozenset({"contexts", "namespaces", "gpu", "nodes", "workflows", "experiments", "jobs"})
 # The App's own key actions that work on the main table; `?` and `q` work everywhere.
 _TABLE_ACTIONS = frozenset(b.action.split("(", 1)[0] for b in CockpitApp.BINDINGS if isinstance(b, Binding)) - {
     "quit", "help"}

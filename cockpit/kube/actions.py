@@ -16,14 +16,13 @@ import orjson
 
 from cockpit.kube.connection import ReadOnlyRefused
 from cockpit.kube.informer import Resource
-from cockpit.kube.kinds import KINDS
 from cockpit.kube.rows import parse_time
 
-WF = KINDS["workflows"].resource
-EXPERIMENT = KINDS["experiments"].resource
-
-# Kinds whose deletion needs the user to type the object's name.
-TYPE_TO_CONFIRM = frozenset({"pvcs", "namespaces"})
+PODS = Resource("", "v1", "pods")
+JOBS = Resource("batch", "v1", "jobs")
+WF = Resource("argoproj.io", "v1alpha1", "workflows")
+EXPERIMENT = Resource("kubeflow.org", "v1beta1", "experiments")
+_CLEANUP_RESOURCES = {"pods": PODS, "jobs": JOBS}  # what :cleanup deletes
 
 
 class ActionError(Exception):
@@ -69,7 +68,7 @@ def delete(api, resource: Resource, namespace: str, name: str, *, uid: str | Non
 
 
 def kill_pod(api, namespace: str, name: str, uid: str | None = None) -> None:
-    delete(api, KINDS["pods"].resource, namespace, name, uid=uid, grace_seconds=0)
+    delete(api, PODS, namespace, name, uid=uid, grace_seconds=0)
 
 
 # -- Argo (DOMAIN.md section 4) ----------------------------------------------------------------
@@ -175,7 +174,7 @@ def _retried(wf: dict) -> tuple[dict, list[str]]:
 def _delete_and_wait(api, namespace: str, pods: list[str], *, timeout: float) -> None:
     from kubernetes.client.rest import ApiException
 
-    resource = KINDS["pods"].resource
+    resource = PODS
     waiting = []
     for pod in pods:
         try:
@@ -293,7 +292,7 @@ def cleanup_preview(api, *, finished_after: float, idle_dev_pod_after: float, na
     names = gpu_names or gpu.DEFAULT_GPU_RESOURCES
     prefixes = gpu_prefixes or gpu.DEFAULT_GPU_PREFIXES
     out: list[CleanupItem] = []
-    for job in _list(api, KINDS["jobs"].resource, namespace):
+    for job in _list(api, JOBS, namespace):
         meta, st = job.get("metadata") or {}, job.get("status") or {}
         finished = None
         for c in st.get("conditions") or []:
@@ -303,7 +302,7 @@ def cleanup_preview(api, *, finished_after: float, idle_dev_pod_after: float, na
         if finished is not None and now - finished >= finished_after:
             out.append(CleanupItem("jobs", meta.get("namespace", ""), meta.get("name", ""), meta.get("uid", ""),
                                    f"job {reason} {int((now - finished) // 60)}m ago", now - finished))
-    for pod in _list(api, KINDS["pods"].resource, namespace):
+    for pod in _list(api, PODS, namespace):
         meta, st = pod.get("metadata") or {}, pod.get("status") or {}
         if meta.get("deletionTimestamp"):
             continue
@@ -332,7 +331,7 @@ def cleanup_delete(api, items: list[CleanupItem]) -> tuple[list[CleanupItem], li
     done, failed = [], []
     for item in items:
         try:
-            delete(api, KINDS[item.kind].resource, item.namespace, item.name, uid=item.uid)
+            delete(api, _CLEANUP_RESOURCES[item.kind], item.namespace, item.name, uid=item.uid)
             done.append(item)
         except Exception as e:  # report per item, carry on with the rest
             failed.append((item, getattr(e, "reason", None) or str(e)[:200]))

@@ -12,13 +12,29 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
+from typing import Protocol
 
 from cockpit.kube import gpu as gpumod
-from cockpit.kube.informer import CONNECTING, ERROR, FORBIDDEN, LIVE, STOPPED, Informer, Sink, object_key
-from cockpit.kube.kinds import KINDS, Kind
+from cockpit.kube.informer import CONNECTING, ERROR, FORBIDDEN, LIVE, STOPPED, Informer, Resource, Sink, object_key
 from cockpit.kube.model import Row
 from cockpit.kube.rows import fmt_age, parse_time
 from cockpit.kube.text import clean
+
+
+class Kind(Protocol):
+    """What the hub needs of a kind (cockpit.resources.base.Kind): the cluster layer never
+    imports the kind registry."""
+
+    id: str
+    keep_objects: bool
+    rebuild_as_time_passes: bool
+    resource: Resource
+    age_column: int | None
+
+    def build(self, obj: dict, hub: ClusterHub) -> Row: ...
+    def seen(self, obj: dict, hub: ClusterHub) -> None: ...
+    def gone(self, key: str, hub: ClusterHub) -> None: ...
+    def reset(self, gone: set[str], hub: ClusterHub) -> None: ...
 
 
 @dataclass(slots=True)
@@ -264,74 +280,46 @@ class ClusterHub:
         self.feeds: dict[str, KindFeed] = {}
         self._closed = False
 
-    def _transform(self, kind: Kind) -> Callable[[dict], Item]:
-        clock, gpu = self.clock, self.gpu
-        names, prefixes = gpu.index.names, gpu.index.prefixes
-        build = kind.build
+    def _transform(self, kind: Kind, primary: bool) -> Callable[[dict], Item]:
+        """In the informer thread: the kind keeps its derived state (GPU allocation, claim
+        users) from its own feed, then builds the row."""
+        build, seen, keep = kind.build, kind.seen, kind.keep_objects
 
-        claims = self.claims
-        if kind.id == "pods":
-            def t(obj: dict) -> Item:
-                gpu.pod_seen(obj)
-                claims.pod_seen(obj)
-                row = build(obj, clock(), names, prefixes)
-                return Item(row, parse_time((obj.get("metadata") or {}).get("creationTimestamp")))
-        elif kind.id == "nodes":
-            def t(obj: dict) -> Item:
-                gpu.node_seen(obj)
-                name = (obj.get("metadata") or {}).get("name", "")
-                row = build(obj, clock(), gpu.index.allocated(name) if gpu.pods_known else None, names, prefixes)
-                return Item(row, parse_time((obj.get("metadata") or {}).get("creationTimestamp")), _slim(obj))
-        elif kind.id == "pvcs":
-            def t(obj: dict) -> Item:
-                key = object_key(obj)
-                return Item(build(obj, clock(), {key: claims.used_by(key)}),
-                            parse_time((obj.get("metadata") or {}).get("creationTimestamp")), _slim(obj))
-        elif kind.id == "jobs":
-            def t(obj: dict) -> Item:
-                return Item(build(obj, clock(), names, prefixes),
-                            parse_time((obj.get("metadata") or {}).get("creationTimestamp")), _slim(obj))
-        else:
-            def t(obj: dict) -> Item:
-                return Item(build(obj, clock()), parse_time((obj.get("metadata") or {}).get("creationTimestamp")),
-                            _slim(obj) if kind.keep_objects else None)
+        def t(obj: dict) -> Item:
+            if primary:
+                seen(obj, self)
+            created = parse_time((obj.get("metadata") or {}).get("creationTimestamp"))
+            return Item(build(obj, self), created, _slim(obj) if keep else None)
         return t
 
-    def ensure(self, kind_id: str, *, namespace: str | None = None, label_selector: str = "",
+    def ensure(self, kind: Kind, *, namespace: str | None = None, label_selector: str = "",
                feed_id: str | None = None) -> KindFeed:
         """Start (once) the informer feeding `feed_id` (default: the kind's id)."""
-        feed_id = feed_id or kind_id
+        feed_id = feed_id or kind.id
         feed = self.feeds.get(feed_id)
         if feed is not None:
             return feed
-        kind = KINDS[kind_id]
+        primary = feed_id == kind.id
         on_delete = on_reset = None
-        if kind_id == "pods" and feed_id == "pods":
+        if primary:
             def on_delete(key: str) -> None:
-                self.gpu.pod_gone(key)
-                self.claims.pod_gone(key)
+                kind.gone(key, self)
 
             def on_reset(gone: set[str]) -> None:
-                self.gpu.pods_reset(gone)
-                for key in gone:
-                    self.claims.pod_gone(key)
-        elif kind_id == "nodes":
-            on_delete, on_reset = self.gpu.node_gone, self.gpu.nodes_reset
+                kind.reset(gone, self)
         feed = KindFeed(kind, on_delete, on_reset, feed_id)
         self.feeds[feed_id] = feed
-        informer = Informer(self.api, kind.resource, feed, self._transform(kind), namespace=namespace,
+        informer = Informer(self.api, kind.resource, feed, self._transform(kind, primary), namespace=namespace,
                             label_selector=label_selector, name=feed_id)
         feed.informer = informer
         if not self._closed and not self.offline:
             informer.start()
         return feed
 
-    def load(self, kind_id: str, objects: list[dict], *, feed_id: str | None = None) -> None:
+    def load(self, kind: Kind, objects: list[dict], *, feed_id: str | None = None) -> None:
         """Feed recorded objects to an offline hub as if a list had returned them."""
-        from cockpit.kube.informer import object_key
-
-        feed = self.ensure(kind_id, feed_id=feed_id)
-        transform = self._transform(KINDS[kind_id])
+        feed = self.ensure(kind, feed_id=feed_id)
+        transform = self._transform(kind, feed.feed_id == kind.id)
         feed.reset({object_key(o): transform(o) for o in objects})
         feed.state(LIVE)
 
@@ -340,9 +328,9 @@ class ClusterHub:
         if feed and feed.informer:
             feed.informer.stop()
 
-    def start_core(self) -> None:
-        self.ensure("nodes")
-        self.ensure("pods")
+    def start_core(self, kinds: Iterable[Kind]) -> None:
+        for kind in kinds:
+            self.ensure(kind)
 
     def pods_forbidden(self) -> bool:
         feed = self.feeds.get("pods")
@@ -363,35 +351,19 @@ class ClusterHub:
                 self.gpu.dirty |= set(self.gpu.nodes)
         return out
 
-    def node_rows(self, names: set[str]) -> list[Row]:
-        """Node rows rebuilt with the current GPU allocation (it changes with pods, not nodes)."""
-        feed = self.feeds.get("nodes")
+    def rebuild(self, feed_id: str, keys: Iterable[str]) -> list[Row]:
+        """Rows of `keys` rebuilt from their kept objects: what they show depends on another
+        feed (a node's allocation on pods, a PVC's users on pods)."""
+        feed = self.feeds.get(feed_id)
         if feed is None:
             return []
-        now, gpu = self.clock(), self.gpu
+        build = feed.kind.build
         out = []
         with feed.lock:
-            for name in names:
-                item = feed.items.get(name)
-                if item is not None and item.obj is not None:
-                    allocated = gpu.index.allocated(name) if gpu.pods_known else None
-                    item.row = feed.kind.build(item.obj, now, allocated, gpu.index.names, gpu.index.prefixes)
-                    out.append(item.row)
-        return out
-
-    def pvc_rows_for_users(self) -> list[Row]:
-        """PVC rows whose USED-BY changed since the last call."""
-        dirty, users = self.claims.take()
-        feed = self.feeds.get("pvcs")
-        if not dirty or feed is None:
-            return []
-        out = []
-        now = self.clock()
-        with feed.lock:
-            for key in dirty:
+            for key in keys:
                 item = feed.items.get(key)
                 if item is not None and item.obj is not None:
-                    item.row = feed.kind.build(item.obj, now, users)
+                    item.row = build(item.obj, self)
                     out.append(item.row)
         return out
 
@@ -406,14 +378,8 @@ class ClusterHub:
         with feed.lock:
             items = list(feed.items.values())
         for item in items:
-            if item.obj is not None and kind.id not in ("pods", "nodes"):
-                if kind.id == "jobs":
-                    row = kind.build(item.obj, now, self.gpu.index.names, self.gpu.index.prefixes)
-                elif kind.id == "pvcs":
-                    key = item.row.key
-                    row = kind.build(item.obj, now, {key: self.claims.used_by(key)})
-                else:
-                    row = kind.build(item.obj, now)
+            if item.obj is not None and kind.rebuild_as_time_passes:
+                row = kind.build(item.obj, self)
             elif age_col is not None and item.created is not None:
                 age = fmt_age(now - item.created)
                 if item.row.cells[age_col] == age:

@@ -706,16 +706,3 @@ def namespace_row(ns_obj: Obj, now: float) -> Row:
         labels=labels,
         name=name,
     )
-
-
-# kind -> (columns, builder): builders with extra arguments take them as keywords with defaults.
-BUILDERS: dict[str, tuple[tuple[Column, ...], Any]] = {
-    "pods": (POD_COLUMNS, pod_row),
-    "jobs": (JOB_COLUMNS, job_row),
-    "pvcs": (PVC_COLUMNS, pvc_row),
-    "nodes": (NODE_COLUMNS, node_row),
-    "workflows": (WORKFLOW_COLUMNS, workflow_row),
-    "experiments": (EXPERIMENT_COLUMNS, experiment_row),
-    "trials": (TRIAL_COLUMNS, trial_row),
-    "namespaces": (NAMESPACE_COLUMNS, namespace_row),
-}

@@ -11,58 +11,44 @@ from textual.binding import Binding
 
 from cockpit.kube import actions as kactions
 from cockpit.kube.connection import ReadOnlyRefused, can_i
-from cockpit.kube.kinds import KINDS
 from cockpit.kube.model import Column, Row
 from cockpit.kube.store import RowStore
 from cockpit.kube.text import clean
+from cockpit.resources import registry
 from cockpit.ui.views import View
 
 CLEANUP_COLUMNS = (Column("KIND", 5), Column("NAMESPACE", 14, priority=1, min_width=10),
                    Column("NAME", 36, min_width=20, cut="middle"), Column("WHY", 30), Column("GPUS", 5, "right", priority=2))
 
-# Actions and the panes they apply to; every one of them changes the cluster.
-MUTATING_ACTIONS: dict[str, set[str] | None] = {
-    "delete": {"pods", "jobs", "pvcs", "workflows", "experiments", "namespaces", "trials", "cleanup", "pf"},
-    "kill": {"pods"},
-    "workflow": {"workflows"},
-    "retry": {"workflows", "experiments"},
-    "launch": None,  # from any pane
-    # Not changes to the cluster, but read-only mode allows neither (the API server is asked
-    # for exec and port-forward subresources, which a shared box must not hand out).
-    "shell": {"pods"},
-    "port_forward": {"pods"},
-}
-
-# Argo controls that end or change someone's run ask first: (verb, what it does).
-WORKFLOW_CONFIRM = {
-    "stop": ("stop", "Running steps are stopped; exit handlers still run."),
-    "terminate": ("terminate", "Running steps are killed at once; exit handlers do not run."),
-    "retry": ("retry", "The pods of failed steps are deleted and those steps run again."),
-    "resubmit": ("resubmit", "A new workflow is created from the same spec."),
-}
+# The key actions that change the cluster (or hand out access to it): hidden in read-only mode,
+# greyed out where RBAC refuses them. Which of them a pane offers is up to its kind.
+MUTATING_ACTIONS = frozenset({"delete", "kind_action", "launch", "shell", "port_forward"})
 
 
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" + ("" if n == 1 else "s")
+def _count(n: int, kind) -> str:
+    """"1 workflow", "3 pods", "1 PVC", "2 StatefulSets": the kind's title as a noun."""
+    many = kind.title
+    word = many if n != 1 else (many[:-1] if many.endswith("s") else many)
+    return f"{n} {word if any(c.isupper() for c in word[1:]) else word.lower()}"
 
 
 class ClusterActions:
     """Mixed into CockpitApp."""
 
     # -- changing the cluster ------------------------------------------------------------------
-    # (verb, resource) each mutating action needs, for RBAC probing.
-    _NEEDS = {
-        "delete": ("delete", None), "kill": ("delete", "pods"), "workflow": ("patch", "workflows"),
-        "retry": ("update", None),
-    }
-
-    def _pane_kind(self) -> str:
+    def _pane_kind(self):
+        """The kind whose objects the table's rows are, or None (contexts, :pf, :cleanup)."""
         view = self.current
-        if view is None:
-            return ""
-        if view.id in ("cleanup", "pf"):
-            return view.id
-        return view.kind_id if view.id not in self.views else view.id
+        if view is None or view.id in ("cleanup", "pf", "contexts"):
+            return None
+        return registry.find(view.kind_id or "")
+
+    @staticmethod
+    def _action_name(action: str, parameters) -> str:
+        """`kind_action('stop')` -> "stop"; `delete` -> "delete"."""
+        if action == "kind_action" and parameters:
+            return str(parameters[0])
+        return action
 
     def check_action(self, action: str, parameters) -> bool | None:
         if action == "command_palette":
@@ -72,12 +58,16 @@ class ClusterActions:
             return True
         if self.read_only:
             return False
-        panes = MUTATING_ACTIONS[action]
-        if panes is not None and self._pane_kind() not in panes:
+        if action == "launch":
+            return True
+        if action == "delete" and self._pane_kind() is None and self.current is not None \
+                and self.current.id == "cleanup":
+            return True
+        name = self._action_name(action, parameters)
+        kind = self._pane_kind()
+        if kind is None or not kind.supports(name):
             return False
-        verb, resource = self._NEEDS.get(action, ("", None))
-        allowed = self.permissions.get((verb, resource or self._pane_kind()))
-        return None if allowed is False else True
+        return None if self._forbidden(name) else True
 
     def on_key(self, event) -> None:
         # A refused mutating key: read-only hides its binding and RBAC greys it out; either
@@ -98,27 +88,31 @@ class ClusterActions:
 
     def _stopping_a_forward(self, action: str) -> bool:
         # Closing a local port-forward changes nothing in the cluster: always allowed, read-only too.
-        return action == "delete" and self._pane_kind() == "pf"
+        return action == "delete" and self.current is not None and self.current.id == "pf"
 
     def _forbidden(self, action: str) -> str:
         """Why RBAC refuses `action` on this pane, or "" when it does not."""
-        panes = MUTATING_ACTIONS.get(action)
-        if panes is not None and self._pane_kind() not in panes:
+        kind = self._pane_kind()
+        needs = kind.needs(action) if kind is not None else None
+        if needs is None:
             return ""
-        verb, resource = self._NEEDS.get(action, ("", None))
-        resource = resource or self._pane_kind()
-        if not verb or self.permissions.get((verb, resource)) is not False:
+        verb, plural, _ = needs
+        if self.permissions.get((verb, plural)) is not False:
             return ""
         where = f"namespace {self.namespace}" if self.namespace else "all namespaces"
-        return f"forbidden: context {clean(self.context or '-', 60)} may not {verb} {resource} in {where} (RBAC)"
+        return f"forbidden: context {clean(self.context or '-', 60)} may not {verb} {plural} in {where} (RBAC)"
 
     def _mutating_keys(self) -> dict[str, str]:
-        """Key -> action name for every binding that changes the cluster."""
+        """Key -> action name ("delete", "stop"...) for every binding that changes the cluster."""
         keys: dict[str, str] = {}
         for b in self.BINDINGS:
-            action = b.action.split("(", 1)[0] if isinstance(b, Binding) else ""
-            if action in MUTATING_ACTIONS:
-                keys.update({k.strip(): action for k in b.key.split(",")})
+            if not isinstance(b, Binding):
+                continue
+            action, _, rest = b.action.partition("(")
+            if action not in MUTATING_ACTIONS:
+                continue
+            name = rest.strip("')\"") if action == "kind_action" else action
+            keys.update({k.strip(): name for k in b.key.split(",")})
         return keys
 
     @work(thread=True, group="permissions", exit_on_error=False)
@@ -127,16 +121,8 @@ class ClusterActions:
         if hub is None or hub.api is None or self.read_only:
             return
         ns = self.namespace or ""
-        found = {}
-        for verb, resource, group in (("delete", "pods", ""), ("delete", "jobs", "batch"),
-                                      ("delete", "persistentvolumeclaims", ""), ("delete", "namespaces", ""),
-                                      ("delete", "workflows", "argoproj.io"), ("patch", "workflows", "argoproj.io"),
-                                      ("update", "workflows", "argoproj.io"),
-                                      ("delete", "experiments", "kubeflow.org"),
-                                      ("update", "experiments", "kubeflow.org"),
-                                      ("delete", "trials", "kubeflow.org")):
-            pane = {"persistentvolumeclaims": "pvcs"}.get(resource, resource)
-            found[(verb, pane)] = can_i(hub.api, verb, resource, group, ns)
+        found = {(verb, plural): can_i(hub.api, verb, plural, group, ns)
+                 for verb, plural, group in registry.rbac_probes()}
         if self.hub is hub:
             self.call_from_thread(self._set_permissions, found)
 
@@ -144,18 +130,17 @@ class ClusterActions:
         self.permissions.update(found)
         self.refresh_bindings()
 
-    def _targets(self) -> list[tuple[str, str, str]]:
-        """(kind id, namespace, name) of the marked rows, else of the cursor row."""
+    def _targets(self) -> list[tuple[str, str]]:
+        """(namespace, name) of the marked rows, else of the cursor row."""
         view = self.current
         if view is None:
             return []
         keys = list(self.table.marked_keys) or ([self.table.cursor_key] if self.table.cursor_key else [])
         out = []
-        kind = self._pane_kind()
         for key in keys:
             row = view.store.get(key)
             if row is not None and row.name:
-                out.append((kind, row.namespace, row.name))
+                out.append((row.namespace, row.name))
         return out
 
     def action_delete(self) -> None:
@@ -165,81 +150,68 @@ class ClusterActions:
                     self.forwards.stop(key)
             self._refill(self.current)
             return
-        if self._pane_kind() == "cleanup":
+        if self.current is not None and self.current.id == "cleanup":
             self._cleanup_confirm()
             return
+        kind = self._pane_kind()
         targets = self._targets()
-        if not targets:
+        if kind is None or not kind.deletable or not targets:
             return
-        kind = KINDS[targets[0][0]]
-        items = [f"{kind.api_kind} {ns + '/' if ns else ''}{name}" for _, ns, name in targets]
-        extra = {"jobs": " (and their pods)", "experiments": " (and their trials)",
-                 "namespaces": " (and everything in them)"}.get(kind.id, "")
+        items = [f"{kind.api_kind} {ns + '/' if ns else ''}{name}" for ns, name in targets]
         typed = None
-        if kind.id in kactions.TYPE_TO_CONFIRM:
+        if kind.type_to_confirm:
             if len(targets) > 1:
                 self.notify(f"delete {kind.title.lower()} one at a time: each needs its name typed",
                             severity="warning")
                 return
-            typed = targets[0][2]
+            typed = targets[0][1]
         from cockpit.ui.screens.confirm import ConfirmScreen
 
         def done(ok: bool | None) -> None:
             if ok:
-                self._run_action(f"deleted {len(targets)} {kind.title.lower()}",
-                                 [(kactions.delete, (kind.resource, ns, name)) for _, ns, name in targets])
+                self._run_action(f"deleted {_count(len(targets), kind)}",
+                                 [(kactions.delete, (kind.resource, ns, name)) for ns, name in targets])
                 self.table.clear_marks()
 
-        self.push_screen(ConfirmScreen(f"Delete {len(targets)} {kind.title.lower()}{extra}?", items,
+        self.push_screen(ConfirmScreen(f"Delete {_count(len(targets), kind)}{kind.delete_note}?", items,
                                        type_to_confirm=typed), done)
 
-    def action_kill(self) -> None:
+    def action_kind_action(self, name: str) -> None:
+        """A key whose meaning the pane's kind gives (stop, suspend, retry, kill, scale...)."""
+        kind = self._pane_kind()
+        action = kind.actions.get(name) if kind is not None else None
         targets = self._targets()
-        if not targets:
+        if action is None or not targets:
             return
-        from cockpit.ui.screens.confirm import ConfirmScreen
-
-        def done(ok: bool | None) -> None:
-            if ok:
-                self._run_action(f"killed {len(targets)} pods",
-                                 [(kactions.kill_pod, (ns, name)) for _, ns, name in targets])
-                self.table.clear_marks()
-
-        self.push_screen(ConfirmScreen(f"Kill {len(targets)} pods now (grace period 0)?",
-                                       [f"Pod {ns}/{name}" for _, ns, name in targets]), done)
-
-    def action_workflow(self, what: str) -> None:
-        targets = self._targets()
-        if not targets:
-            return
-        fn = kactions.WORKFLOW_ACTIONS[what]
-        calls = [(fn, (ns, name)) for _, ns, name in targets]
-        if what == "resubmit":  # the toast names the new workflows: they are where to look next
-            def summary(new_names: list) -> str:
-                return "resubmitted " + ", ".join(f"{ns}/{old} as {new}" for (_, ns, old), new
-                                                  in zip(targets, new_names, strict=False))
+        calls = [(action.run, (ns, n)) for ns, n in targets]
+        if callable(action.done):
+            def summary(results: list, _done=action.done) -> str:
+                return _done(targets, results)
         else:
-            summary = f"{what}: {', '.join(n for _, _, n in targets)}"
-        confirm = WORKFLOW_CONFIRM.get(what)
-        if confirm is None:  # suspend and resume: one key undoes the other
+            summary = f"{action.done or name} {_count(len(targets), kind)}: {', '.join(n for _, n in targets)}"
+        items = [f"{kind.api_kind} {ns + '/' if ns else ''}{n}" for ns, n in targets]
+        if action.ask:
+            self._ask_then(action, kind, targets, items)
+            return
+        if action.confirm is None:
             self._run_action(summary, calls)
             return
-        verb, effect = confirm
-        self._confirm_then(f"{verb.capitalize()} {_count(len(targets), 'workflow')}? {effect}",
-                           [f"Workflow {ns}/{name}" for _, ns, name in targets], verb,
+        verb, effect = action.confirm
+        self._confirm_then(f"{verb.capitalize()} {_count(len(targets), kind)}? {effect}", items, verb,
                            lambda: self._run_action(summary, calls))
 
-    def action_retry(self) -> None:
-        targets = self._targets()
-        if not targets:
-            return
-        if self._pane_kind() == "workflows":
-            self.action_workflow("retry")
-        else:
-            self._confirm_then(f"Restart {_count(len(targets), 'experiment')}? Katib runs more trials.",
-                               [f"Experiment {ns}/{name}" for _, ns, name in targets], "restart",
-                               lambda: self._run_action("restart requested", [
-                                   (kactions.experiment_restart, (ns, name)) for _, ns, name in targets]))
+    def _ask_then(self, action, kind, targets, items) -> None:
+        """An action that needs a value first (scale: how many replicas)."""
+        from cockpit.ui.screens.ask import AskScreen
+
+        def answered(value: str | None) -> None:
+            if value is None:
+                return
+            self._run_action(f"{action.done or action.name} {_count(len(targets), kind)} → {value}",
+                             [(action.run, (ns, n, value)) for ns, n in targets])
+            self.table.clear_marks()
+
+        self.push_screen(AskScreen(f"{action.ask} ({', '.join(n for _, n in targets)})", items), answered)
 
     def _confirm_then(self, title: str, items: list[str], verb: str, then) -> None:
         """Ask first, naming every object; `then` runs only on yes."""
@@ -283,20 +255,20 @@ class ClusterActions:
         targets = self._targets()
         if self.hub is None or self.hub.api is None or not targets:
             return
-        _, ns, name = targets[0]
+        ns, name = targets[0]
         self._fetch_pod_then(ns, name, self._exec_into)
 
     def action_port_forward(self) -> None:
         targets = self._targets()
         if self.hub is None or self.hub.api is None or not targets:
             return
-        _, ns, name = targets[0]
+        ns, name = targets[0]
         self._fetch_pod_then(ns, name, self._forward_dialog)
 
     @work(thread=True, group="pod-fetch", exit_on_error=False)
     def _fetch_pod_then(self, ns: str, name: str, then) -> None:
         try:
-            pod = kactions.get(self.hub.api, KINDS["pods"].resource, ns, name)
+            pod = kactions.get(self.hub.api, self.pods_kind.resource, ns, name)
         except Exception as e:
             self.call_from_thread(self.notify, f"cannot read pod {ns}/{name}: {clean(str(e), 200)}",
                                   severity="error", markup=False)
@@ -367,19 +339,8 @@ class ClusterActions:
             return
         key = f"{w.namespace}/{w.name}" if w.namespace else w.name
         self.notify(f"created {w.kind} {key}", timeout=4, markup=False)
-        if w.kind == "Job":
-            self.show_pane("jobs")
-            self._drill_job(key)
-        elif w.kind == "Workflow":
-            self.show_pane("workflows")
-            self._drill_workflow(key)
-        elif w.kind == "Experiment":
-            self.show_pane("experiments")
-            self._drill_experiment(key)
-        else:
-            self.show_pane("pods")
-            self.current.cursor = key
-            self._set_filter(w.name)
+        kind = registry.by_api_kind(w.kind)
+        (kind or self.pods_kind).follow(self, w.namespace, w.name)
 
     # -- :cleanup ----------------------------------------------------------------------------------
     def open_cleanup(self) -> None:

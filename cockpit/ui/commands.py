@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from cockpit.kube.kinds import KINDS
+from cockpit.resources import registry
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,15 +16,18 @@ class Command:
     usage: str = ""  # argument as help spells it
 
 
+def _kind_commands() -> tuple[Command, ...]:
+    """One per kind with a pane, in pane order: its id first, then its short names."""
+    out = []
+    for k in registry.panes():
+        out.append(Command(k.command_names(), k.help or k.title.lower(),
+                           *(("namespace", "[NAME|all]") if k.id == "namespaces" else ())))
+    return tuple(out)
+
+
 COMMANDS: tuple[Command, ...] = (
     Command(("gpu", "gpus"), "GPU allocation per node and pool"),
-    Command(("pods", "po", "pod"), "pods"),
-    Command(("jobs", "job"), "jobs"),
-    Command(("wf", "workflows", "workflow"), "Argo workflows"),
-    Command(("exp", "experiments", "experiment"), "Katib experiments"),
-    Command(("pvc", "pvcs"), "persistent volume claims"),
-    Command(("nodes", "no", "node"), "nodes"),
-    Command(("ns", "namespaces", "namespace"), "namespaces / switch", "namespace", "[NAME|all]"),
+    *_kind_commands(),
     Command(("ctx", "contexts", "context"), "contexts / switch", "context", "[NAME]"),
     Command(("idle",), "pods holding GPUs at 0% utilisation"),
     Command(("pf", "portforwards", "port-forwards"), "active port-forwards"),
@@ -44,9 +47,8 @@ def help_rows() -> list[tuple[str, str]]:
 
 def command_names() -> list[str]:
     names = {n for c in COMMANDS for n in c.names}
-    for kind in KINDS.values():
-        names.add(kind.id)
-        names.update(kind.aliases)
+    for kind in registry.kinds().values():
+        names |= {n for n in kind.names() if "/" not in n and "." not in n}
     return sorted(names)
 
 

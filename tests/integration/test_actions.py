@@ -338,7 +338,7 @@ async def test_read_only_mode_sends_no_mutating_request(demo_cluster, tmp_path, 
                     app.pop_screen()
                     await pilot.pause(0.05)
             footer_keys = {b.key for b in app.active_bindings.values()
-                           if b.binding.action.split("(")[0] in ("delete", "kill", "workflow", "retry")}
+                           if b.binding.action.split("(")[0] in ("delete", "kind_action")}
             assert not footer_keys, footer_keys
             while app.stack:  # back out of a drill-down that enter opened
                 app.pop_view()

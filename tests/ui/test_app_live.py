@@ -259,7 +259,7 @@ async def test_actions_without_rbac_are_shown_disabled(demo_cluster):
     async with app.run_test(size=(140, 30)) as pilot:
         await until(pilot, lambda: app.permissions.get(("delete", "pods")) is False, what="access review")
         assert app.check_action("delete", ()) is None  # shown, but disabled
-        assert app.check_action("kill", ()) is None
+        assert app.check_action("kind_action", ("kill",)) is None
     admin = live_app(demo_cluster, start_pane="pods")
     async with admin.run_test(size=(140, 30)) as pilot:
         await until(pilot, lambda: admin.permissions.get(("delete", "pods")) is True, what="access review")

@@ -80,7 +80,7 @@ async def test_burst_colon_exp_on_workflows_stops_nothing():
     app = recorded_app("workflows")
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
-        stops = spy(app, "action_workflow")
+        stops = spy(app, "action_kind_action")
         burst(app, ":exp\r")
         await settle(pilot)
         assert app.current.id == "experiments"
@@ -102,7 +102,7 @@ async def test_hotkeys_of_the_app_do_nothing_while_the_prompt_is_open():
     app = recorded_app("workflows")
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
-        resubmits = spy(app, "action_workflow")
+        resubmits = spy(app, "action_kind_action")
         burst(app, ":")
         await settle(pilot)
         await pilot.press("ctrl+r", "ctrl+k", "R")

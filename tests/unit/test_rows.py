@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from cockpit.kube import rows
+from cockpit.resources import registry
 from cockpit.kube.gpu import PodGpuIndex
 from cockpit.kube.model import Row
 
@@ -241,16 +242,22 @@ def test_pod_controlled_text_is_cleaned() -> None:
     ],
 )  # fmt: skip
 def test_every_builder_matches_its_columns(kind: str, fixture: str) -> None:
-    columns, build = rows.BUILDERS[kind]
+    k, hub = registry.get(kind), _offline_hub()
     for obj in load(fixture).values():
-        check_shape(build(obj, NOW), columns)
+        check_shape(k.build(obj, hub), k.columns)
 
 
 def test_katib_builders_match_columns() -> None:
+    hub = _offline_hub()
     for obj in load("katib.yaml").values():
-        kind = "experiments" if obj["kind"] == "Experiment" else "trials"
-        columns, build = rows.BUILDERS[kind]
-        check_shape(build(obj, NOW), columns)
+        k = registry.get("experiments" if obj["kind"] == "Experiment" else "trials")
+        check_shape(k.build(obj, hub), k.columns)
+
+
+def _offline_hub():
+    from cockpit.kube.hub import ClusterHub
+
+    return ClusterHub(None, clock=lambda: NOW, offline=True)
 
 
 def test_cluster_layer_never_imports_textual() -> None:

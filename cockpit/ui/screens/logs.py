@@ -175,10 +175,10 @@ class LogScreen(Screen):
         """The logs of one object of a kind the cockpit knows (pods, jobs, workflows, trials):
         the screen opens at once, and fetches the object and its pods in a worker."""
         from cockpit.kube import describe
-        from cockpit.kube.kinds import KINDS
         from cockpit.kube.logs import resolve
+        from cockpit.resources import registry
 
-        kind_info = KINDS.get(kind)
+        kind_info = registry.find(kind)
         label = kind_info.api_kind if kind_info else kind
         title = f"Logs {label} {namespace + '/' if namespace else ''}{name}"
 
