@@ -93,6 +93,7 @@ class CockpitApp(ClusterActions, App):
         Binding("ctrl+r", "kind_action('resubmit')", "Resubmit", id="app.wf_resubmit"),
         Binding("S", "kind_action('scale')", "Scale", id="app.scale", key_display="shift+s"),
         Binding("t", "kind_action('trigger')", "Trigger", id="app.trigger"),
+        Binding("v", "kind_action('reveal')", "Reveal", id="app.reveal"),
         Binding("n", "launch", "Launch", id="app.launch"),
         Binding("s", "shell", "Shell", id="app.shell"),
         Binding("F", "port_forward", "Port-forward", id="app.port_forward", key_display="shift+f"),

@@ -31,7 +31,8 @@ class KindAction:
     `run(api, namespace, name, *answer)` makes the request (blocking: it runs in a worker).
     `confirm` is (verb, what it does) for actions that end or change someone's work; they ask
     first, naming every object. `ask` is a question whose typed answer is passed to `run`
-    (scale: the replica count). `done` is the toast: text, or a function of
+    (scale: the replica count). `shows`: `run` returns text for a text view (a Secret's
+    values: the key is refused in read-only mode like every action). `done` is the toast: text, or a function of
     (targets, results)."""
 
     name: str
@@ -41,6 +42,8 @@ class KindAction:
     group: str | None = None
     confirm: tuple[str, str] | None = None
     ask: str = ""
+    # The result is text to read (a Secret's values), shown in a text view instead of a toast.
+    shows: bool = False
     done: str | Callable[[list[tuple[str, str]], list[Any]], str] = ""
 
 

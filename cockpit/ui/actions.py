@@ -190,6 +190,9 @@ class ClusterActions:
         else:
             summary = f"{action.done or name} {_count(len(targets), kind)}: {', '.join(n for _, n in targets)}"
         items = [f"{kind.api_kind} {ns + '/' if ns else ''}{n}" for ns, n in targets]
+        if action.shows:
+            self._show_result(action, kind, *targets[0])
+            return
         if action.ask:
             self._ask_then(action, kind, targets, items)
             return
@@ -199,6 +202,21 @@ class ClusterActions:
         verb, effect = action.confirm
         self._confirm_then(f"{verb.capitalize()} {_count(len(targets), kind)}? {effect}", items, verb,
                            lambda: self._run_action(summary, calls))
+
+    def _show_result(self, action, kind, ns: str, name: str) -> None:
+        from cockpit.ui.screens.text import TextScreen
+
+        screen = TextScreen(clean(f"{action.name.capitalize()} {kind.api_kind} {ns + '/' if ns else ''}{name}"))
+        self.push_screen(screen)
+        self._fetch_result(screen, action, ns, name)
+
+    @work(thread=True, group="fetch", exit_on_error=False)
+    def _fetch_result(self, screen, action, ns: str, name: str) -> None:
+        try:
+            text = str(action.run(self.hub.api if self.hub else None, ns, name))
+        except Exception as e:  # network trouble, RBAC, read-only refusal: said, never a crash
+            text = f"Cannot {action.name}: {clean(str(e), 300)}"
+        self.call_from_thread(screen.set_text, text)
 
     def _ask_then(self, action, kind, targets, items) -> None:
         """An action that needs a value first (scale: how many replicas)."""
