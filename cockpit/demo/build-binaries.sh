@@ -9,6 +9,7 @@ K8S_VERSION=${K8S_VERSION:-v1.36.3}
 ETCD_VERSION=${ETCD_VERSION:-v3.6.16}
 KWOK_VERSION=${KWOK_VERSION:-v0.8.0}
 ARGO_VERSION=${ARGO_VERSION:-v4.0.2}
+KUEUE_VERSION=${KUEUE_VERSION:-v0.17.0}
 
 cache=${1:?usage: build-binaries.sh CACHE_DIR}
 bin="$cache/bin"
@@ -144,6 +145,32 @@ GO
   mv "$bin/workflow-controller-$ARGO_VERSION.tmp" "$bin/workflow-controller-$ARGO_VERSION"
 }
 
+build_kueue() {
+  [ -x "$bin/kueue-manager-$KUEUE_VERSION" ] && return 0
+  # Only the manager's main package; a wrapper module pins the exact version.
+  local mod="$work/kueue-$KUEUE_VERSION"
+  mkdir -p "$mod"
+  log "building kueue-manager $KUEUE_VERSION"
+  cat > "$mod/go.mod" <<GOMOD
+module cockpit.local/kueuebuild
+
+go 1.26.0
+
+require sigs.k8s.io/kueue $KUEUE_VERSION
+GOMOD
+  cat > "$mod/tools.go" <<'GO'
+//go:build tools
+
+package tools
+
+import _ "sigs.k8s.io/kueue/cmd/kueue"
+GO
+  (cd "$mod" && go mod tidy >/dev/null && \
+    go build -ldflags "-s -w -X sigs.k8s.io/kueue/pkg/version.GitVersion=$KUEUE_VERSION" \
+      -o "$bin/kueue-manager-$KUEUE_VERSION.tmp" sigs.k8s.io/kueue/cmd/kueue)
+  mv "$bin/kueue-manager-$KUEUE_VERSION.tmp" "$bin/kueue-manager-$KUEUE_VERSION"
+}
+
 KATIB_VERSION=${KATIB_VERSION:-v0.19.0}
 
 # CRDs come from the same module zips the Go proxy serves.
@@ -151,7 +178,7 @@ copy_crds() {
   local project=$1 module=$2 version=$3 subdir=$4
   local dest="$cache/crds/$project-$version"
   compgen -G "$dest/*.yaml" >/dev/null && return 0
-  log "copying $project CRDs $version"
+  log "copying $project manifests $version"
   local dir
   dir=$(cd "$work" && GOFLAGS=-mod=mod go mod download -json "$module@$version" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
   mkdir -p "$dest.tmp"
@@ -164,9 +191,12 @@ copy_crds() {
 build_crds() {
   copy_crds argo github.com/argoproj/argo-workflows/v4 "$ARGO_VERSION" manifests/base/crds/minimal
   # The checksum database does not list this katib release; only its YAML CRDs are used.
+  copy_crds kueue sigs.k8s.io/kueue "$KUEUE_VERSION" config/components/crd/bases
+  # Kueue's webhook configurations, registered by the demo with loopback URLs.
+  copy_crds kueue-webhooks sigs.k8s.io/kueue "$KUEUE_VERSION" config/components/webhook
   GONOSUMDB=github.com/kubeflow/katib copy_crds katib github.com/kubeflow/katib "$KATIB_VERSION" manifests/v1beta1/components/crd
 }
 
-targets=${BUILD_TARGETS:-"etcd kwok kube argo crds"}
+targets=${BUILD_TARGETS:-"etcd kwok kube argo kueue crds"}
 for t in $targets; do "build_$t"; done
 log "all binaries present in $bin"

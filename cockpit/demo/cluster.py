@@ -2,10 +2,11 @@
 
 etcd, kube-apiserver, kube-controller-manager and kube-scheduler are real binaries built from
 the Go modules; KWOK plays the kubelets (node status, pod lifecycle, logs, exec, port-forward);
-the real Argo workflow-controller drives Workflows. `kwokctl --runtime binary` makes the
+the real Argo workflow-controller drives Workflows and the real Kueue manager queues Jobs (see
+kueue.py). `kwokctl --runtime binary` makes the
 certificates and flags and supervises the control plane; this module adds what the cockpit
 needs on top: a kubeconfig with an admin and a viewer context, the audit log, CRDs, the Argo
-controller and the seeded fleet.
+controller, the Kueue manager and the seeded fleet.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ VERSIONS = {
     "KWOK_VERSION": "v0.8.0",
     "ARGO_VERSION": "v4.0.2",
     "KATIB_VERSION": "v0.19.0",
+    "KUEUE_VERSION": "v0.17.0",
 }
 
 # Kinds KWOK reads from the API server, so tests can add logs/exec/port-forward rules live.
@@ -67,18 +69,22 @@ class Binaries:
             "kube-apiserver": "K8S_VERSION", "kube-controller-manager": "K8S_VERSION",
             "kube-scheduler": "K8S_VERSION", "kubectl": "K8S_VERSION", "etcd": "ETCD_VERSION",
             "kwok": "KWOK_VERSION", "kwokctl": "KWOK_VERSION", "workflow-controller": "ARGO_VERSION",
+            "kueue-manager": "KUEUE_VERSION",
         }[name]
         return self.dir / "bin" / f"{name}-{VERSIONS[version]}"
 
     def crd_dir(self, project: str) -> Path:
-        key = {"argo": "ARGO_VERSION", "katib": "KATIB_VERSION"}[project]
+        key = {"argo": "ARGO_VERSION", "katib": "KATIB_VERSION", "kueue": "KUEUE_VERSION",
+               "kueue-webhooks": "KUEUE_VERSION"}[project]
         return self.dir / "crds" / f"{project}-{VERSIONS[key]}"
 
     def missing(self) -> list[str]:
         names = ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl",
-                 "kwok", "kwokctl", "workflow-controller"]
+                 "kwok", "kwokctl", "workflow-controller", "kueue-manager"]
         out = [n for n in names if not os.access(self.path(n), os.X_OK)]
-        out += [f"{p} CRDs" for p in ("argo", "katib") if not any(self.crd_dir(p).glob("*.yaml"))]
+        out += [f"{p} CRDs" for p in ("argo", "katib", "kueue") if not any(self.crd_dir(p).glob("*.yaml"))]
+        if not any(self.crd_dir("kueue-webhooks").glob("*.yaml")):
+            out.append("kueue webhook configurations")
         return out
 
 
@@ -116,6 +122,9 @@ class DemoCluster:
         self.workdir = workdir or locations.demo_dir()
         self.cache = cache or locations.binaries_cache()
         self.bins = Binaries(self.cache)
+        from cockpit.demo.kueue import KueueManager
+
+        self.kueue = KueueManager(self)
 
     # -- paths -------------------------------------------------------------------------------
     @property
@@ -208,6 +217,9 @@ class DemoCluster:
         seeder = fleet.Seeder(self)
         seeder.install_base()
         self._ensure_simulator()
+        # Before anything creates a Job: Kueue's Job webhook refuses them while it is down.
+        self.kueue.ensure_running()
+        seeder.install_kueue_webhooks()
         if seed:
             seeder.seed_all(log=log)
             if nodes or pods:
@@ -375,6 +387,7 @@ class DemoCluster:
         pidfile.unlink(missing_ok=True)
 
     def down(self, log=print) -> None:
+        self._stop(self.kueue.pid(), self.kueue.pidfile)
         self._stop(self._controller_pid(), self.controller_pidfile)
         self._stop(self._simulator_pid(), self.workdir / "simulator.pid")
         if self.exists() and os.access(self.bins.path("kwokctl"), os.X_OK):
@@ -395,7 +408,8 @@ class DemoCluster:
                 cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
             except OSError:
                 continue
-            ours = str(self.workdir).encode() in cmd and (b"workflow-controller" in cmd or b"cockpit.demo.simulator" in cmd)
+            ours = str(self.workdir).encode() in cmd and (b"workflow-controller" in cmd or b"cockpit.demo.simulator" in cmd
+                                                          or b"kueue-manager" in cmd)
             if marker in cmd or ours:
                 try:
                     os.kill(pid, signal.SIGKILL)
@@ -411,7 +425,8 @@ class DemoCluster:
         for comp in ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok-controller"):
             pid = procs.get(comp)
             rows.append((comp, f"running (pid {pid})" if pid else "stopped"))
-        for comp, pid in (("workflow-controller", self._controller_pid()), ("simulator", self._simulator_pid())):
+        for comp, pid in (("workflow-controller", self._controller_pid()), ("kueue-manager", self.kueue.pid()),
+                          ("simulator", self._simulator_pid())):
             rows.append((comp, f"running (pid {pid})" if pid else "stopped"))
         rows.append(("api-server", f"{self.server()} ({'ready' if self.api_ready() else 'not ready'})"))
         rows.append(("kubeconfig", str(self.kubeconfig)))

@@ -3,7 +3,8 @@
 Nodes carry the resources and GPU Feature Discovery labels real GPU nodes have (see DOMAIN.md):
 whole GPUs, MIG mixed profiles, time-sliced T4s, a CPU-only node, a cordoned node. Workloads
 cover what a GPU team runs: Jobs running/succeeded/failed, a multi-GPU Job, a dev pod with a
-PVC, a pod Pending for lack of GPUs, the GPU operator, Argo workflows and Katib experiments.
+PVC, a pod Pending for lack of GPUs, the GPU operator, Argo workflows, Katib experiments, and
+Kueue's queues with jobs admitted, pending and preempted (kueue_seed.py).
 Everything is created idempotently: `cockpit demo up` twice changes nothing.
 """
 
@@ -292,7 +293,7 @@ def experiment_status(exp: dict, trials: list[tuple[dict, dict]], done: bool) ->
 _PLURALS = {
     "PersistentVolumeClaim": "persistentvolumeclaims", "PersistentVolume": "persistentvolumes",
     "StorageClass": "storageclasses", "ClusterLogs": "clusterlogs", "Logs": "logs",
-    "ClusterPolicy": "clusterpolicies",
+    "ClusterPolicy": "clusterpolicies", "WorkloadPriorityClass": "workloadpriorityclasses",
 }
 
 
@@ -363,7 +364,12 @@ class Seeder:
                 for doc in yaml.safe_load_all(f.read_text()):
                     if doc and doc.get("kind") == "CustomResourceDefinition":
                         self.create(doc)
-        self._wait_crds(["workflows.argoproj.io", "experiments.kubeflow.org", "trials.kubeflow.org"])
+        for crd in self.cluster.kueue.crds():
+            self._create_crd(crd)
+        self._wait_crds(["workflows.argoproj.io", "experiments.kubeflow.org", "trials.kubeflow.org",
+                         *(f"{p}.kueue.x-k8s.io" for p in ("clusterqueues", "localqueues", "workloads",
+                                                           "resourceflavors", "workloadpriorityclasses"))])
+        self.namespace("kueue-system")
         viewer = "cockpit-viewer"
         self.create({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
                      "metadata": {"name": "cockpit-viewer-view"},
@@ -392,6 +398,30 @@ class Seeder:
                                 "resources": ["workflows", "workflows/finalizers", "workflowtemplates",
                                               "cronworkflows", "clusterworkflowtemplates", "workflowtaskresults"],
                                 "verbs": ["get", "list", "watch"]}]})
+
+    def _create_crd(self, crd: dict) -> None:
+        """Create a CRD; an existing one gets this one's conversion (the Kueue webhook's URL and
+        CA change with the cluster and the manager's port)."""
+        if self.create(crd) is not None or "conversion" not in crd["spec"]:
+            return
+        path = f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{crd['metadata']['name']}"
+        stored = self.api.call_api(path, "GET", response_type="object", _return_http_data_only=True)
+        if stored["spec"].get("conversion") != crd["spec"]["conversion"]:
+            self.api.call_api(path, "PATCH", body={"spec": {"conversion": crd["spec"]["conversion"]}},
+                              response_type="object", _return_http_data_only=True,
+                              header_params={"Content-Type": "application/merge-patch+json"})
+
+    def install_kueue_webhooks(self) -> None:
+        """Register Kueue's webhooks at its manager's loopback address (replacing what an
+        earlier start registered)."""
+        for hooks in self.cluster.kueue.webhook_configurations():
+            if self.create(hooks) is not None:
+                continue
+            path = f"{self._path(hooks)}/{hooks['metadata']['name']}"
+            stored = self.api.call_api(path, "GET", response_type="object", _return_http_data_only=True)
+            hooks["metadata"]["resourceVersion"] = stored["metadata"]["resourceVersion"]
+            self.api.call_api(path, "PUT", body=hooks, response_type="object", _return_http_data_only=True,
+                              header_params={"Content-Type": "application/json"})
 
     def _wait_crds(self, names: list[str], timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
@@ -426,8 +456,12 @@ class Seeder:
         self._gpu_operator()
         self._argo()
         self._katib()
+        from cockpit.demo import kueue_seed
+
+        kueue_seed.seed(self, log=log)
         self._gpu_metrics(log=log)
-        log("seeded the demo fleet: 7 nodes, workloads in " + ", ".join((*TEAM_NAMESPACES, "gpu-operator", "argo")))
+        log("seeded the demo fleet: 7 nodes, workloads in " + ", ".join((*TEAM_NAMESPACES, "gpu-operator", "argo"))
+            + f"; Kueue queues {', '.join(kueue_seed.TEAM_QUOTAS)} in cohort {kueue_seed.COHORT}")
 
     def _kwok_rules(self, wd: Path) -> None:
         http_port = self.cluster.simulator_port()
@@ -655,11 +689,12 @@ class Seeder:
                 c.get("type") == "PodScheduled" and c.get("status") == "False"
                 for c in (p.get("status") or {}).get("conditions") or [])]
             # Pods a Job is about to make count too: the Katib trials' Jobs were created last.
+            # Jobs Kueue holds suspended make none.
             jobs = [j for ns in TEAM_NAMESPACES
                     for j in self.api.call_api(f"/apis/batch/v1/namespaces/{ns}/jobs", "GET", response_type="object",
                                                _return_http_data_only=True, _request_timeout=10)["items"]]
             from_jobs = sum(int(j["spec"].get("parallelism") or 1) for j in jobs
-                            if gpu_requests(j["spec"]["template"])
+                            if gpu_requests(j["spec"]["template"]) and not j["spec"].get("suspend")
                             and ((j["spec"]["template"].get("metadata") or {}).get("annotations") or {})
                             .get("pod-complete.stage.kwok.x-k8s.io/delay") == LONG)
             bare = sum(1 for p in long_running if not p["metadata"].get("ownerReferences"))

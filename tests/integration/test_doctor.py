@@ -109,7 +109,7 @@ def test_default_fleet_passes(demo_cluster, tmp_path):
     assert checks["pending-pvcs"]["objects"] == ["pvc/team-nlp/scratch-fast"]
     assert "StorageClass nvme-local does not exist" in checks["pending-pvcs"]["saw"]
     assert checks["katib"]["status"] == "warning" and "no katib-controller Deployment" in checks["katib"]["saw"]
-    assert checks["kueue"]["saw"].startswith("not installed")
+    assert checks["kueue"]["saw"].startswith("manager running;") and "ClusterQueues active" in checks["kueue"]["saw"]
 
 
 def test_global_flags_before_doctor_are_honoured(demo_cluster, tmp_path):
