@@ -78,6 +78,11 @@ class TableRow:
     # moment, so an age that is not the object's creation can still be advanced from here.
     received: float = 0.0
 
+    def get(self, key: str, default: Any = None) -> Any:
+        """Reads like the object it shows (`row.get("metadata")`), for code that keys, dates and
+        slims objects without knowing they came as table rows."""
+        return self.object.get(key, default)
+
 
 def object_key(obj: dict) -> str:
     meta = obj.get("metadata") or {}

@@ -208,3 +208,41 @@ def test_api_resource_rows(discovery):
     assert rows["cronworkflows.argoproj.io"].cells[:3] == ("cronworkflows", "cwf,cronwf", "argoproj.io/v1alpha1")
     assert rows["bindings"].status == "done"  # create only: nothing to list
     assert len(rows) == len(discovery.preferred())
+
+
+# -- a kind made from discovery -------------------------------------------------------------------
+class Clock:
+    """What a discovered kind asks of the hub while building a row: the time."""
+
+    def __init__(self, now: float):
+        self.now = now
+
+    def clock(self) -> float:
+        return self.now
+
+
+def test_a_discovered_kind_shows_the_servers_columns_once_they_arrive(discovery):
+    from cockpit.resources.discovered import discovered_kind
+
+    kind = discovered_kind(discovery.resolve("cm"))
+    assert (kind.id, kind.title, kind.api_kind, kind.group, kind.plural, kind.namespaced) == (
+        "configmaps", "ConfigMaps", "ConfigMap", "", "configmaps", True)
+    assert kind.table and kind.deletable and {"cm", "configmap", "v1/configmaps"} <= kind.names()
+    t = trows("configmaps")[0]
+    row = kind.build(t, Clock(created(t) + 90))
+    assert [c.title for c in kind.columns] == ["NAMESPACE", "NAME", "DATA", "AGE"]
+    assert row.cells == ("argo", "kube-root-ca.crt", "1", "90s")
+    assert kind.age_column == 3
+    assert discovered_kind(discovery.resolve("configmaps")) is kind  # one kind, one feed id
+
+
+def test_kind_for_prefers_the_cockpits_own_kinds(discovery):
+    from cockpit.resources import registry
+    from cockpit.resources.discovered import DiscoveredKind, kind_for
+
+    assert kind_for(discovery.resolve("po")) is registry.get("pods")
+    deployments = kind_for(discovery.resolve("deploy"))
+    assert (deployments.group, deployments.plural) == ("apps", "deployments")
+    assert isinstance(deployments, DiscoveredKind) == (registry.find("deployments") is None)
+    crds = kind_for(discovery.resolve("crd"))
+    assert crds.title == "CustomResourceDefinitions"
