@@ -369,3 +369,28 @@ def test_core_events_in_table_mode(kube_admin, unique_name):
         except client.ApiException:
             pass
 
+
+
+def test_table_mode_pages_through_a_list_like_plain_mode(kube_admin):
+    """Small pages, so the list takes several continue round trips in both modes."""
+    pods = Discovery(kube_admin)
+    pods.refresh()
+    resource = pods.resolve("pods").resource
+    plain, table = Recorder(), Recorder()
+    a = Informer(kube_admin, resource, plain, lambda obj: obj, name="pods-plain")
+    b = Informer(kube_admin, resource, table, lambda t: table_row(t, time.time(), all_namespaces=True),
+                 table=True, name="pods-table")
+    a.PAGE = b.PAGE = 3
+    a.start()
+    b.start()
+    try:
+        wait_for(lambda: LIVE in plain.states and LIVE in table.states, 30, what="both lists")
+        with plain.lock, table.lock:
+            plain_keys, table_rows_ = set(plain.items), dict(table.items)
+        assert len(plain_keys) > 3 * 2  # more than two pages
+        assert set(table_rows_) == plain_keys
+        assert all(row.key == key for key, row in table_rows_.items())
+    finally:
+        for inf in (a, b):
+            inf.stop()
+            inf.join(5)
