@@ -337,11 +337,19 @@ class Informer:
 
 
 def _table_row(columns: tuple[dict, ...], row: dict, received: float) -> TableRow:
+    cells = tuple(row.get("cells") or ())
     obj = row.get("object") or {}
     meta = obj.get("metadata")
     if isinstance(meta, dict) and "managedFields" in meta:  # most of a metadata's bytes
         obj = {**obj, "metadata": {k: v for k, v in meta.items() if k != "managedFields"}}
-    return TableRow(columns, tuple(row.get("cells") or ()), obj, received)
+    if not isinstance(meta, dict) or not meta.get("name"):
+        # A server that ignored includeObject (some aggregated API servers): key the row by its
+        # name cell rather than let every row collapse into one.
+        for i, d in enumerate(columns):
+            if d.get("format") == "name" and i < len(cells) and cells[i]:
+                obj = {**obj, "metadata": {**(meta if isinstance(meta, dict) else {}), "name": str(cells[i])}}
+                break
+    return TableRow(columns, cells, obj, received)
 
 
 def _reason(e) -> str:

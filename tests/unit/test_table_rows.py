@@ -246,3 +246,16 @@ def test_kind_for_prefers_the_cockpits_own_kinds(discovery):
     assert isinstance(deployments, DiscoveredKind) == (registry.find("deployments") is None)
     crds = kind_for(discovery.resolve("crd"))
     assert crds.title == "CustomResourceDefinitions"
+
+
+def test_rows_without_their_object_are_keyed_by_the_name_cell():
+    from cockpit.kube.informer import _table_row
+
+    t = table("nodes")
+    columns = tuple(t["columnDefinitions"])
+    rows = [_table_row(columns, {"cells": r["cells"]}, 0.0) for r in t["rows"]]
+    assert [r.object["metadata"]["name"] for r in rows] == [r["cells"][0] for r in t["rows"]]
+    row = t["rows"][0]
+    meta = {**row["object"]["metadata"], "managedFields": [{"manager": "kubectl"}]}
+    kept = _table_row(columns, {"cells": row["cells"], "object": {**row["object"], "metadata": meta}}, 0.0)
+    assert kept.object["metadata"]["uid"] == meta["uid"] and "managedFields" not in kept.object["metadata"]
