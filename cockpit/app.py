@@ -80,6 +80,7 @@ class CockpitApp(ClusterActions, App):
         Binding("l", "logs", "Logs", id="app.logs"),
         Binding("d", "describe", "Describe", id="app.describe"),
         Binding("y", "yaml", "YAML", id="app.yaml"),
+        Binding("J", "owner", "Owner", id="app.owner", key_display="shift+j"),
         Binding("q", "quit", "Quit", id="app.quit"),
         # Actions that change the cluster: hidden and refused in read-only mode.
         Binding("ctrl+d", "delete", "Delete", id="app.delete"),
@@ -186,16 +187,22 @@ class CockpitApp(ClusterActions, App):
         self.refresh_bars()
 
     def _build_views(self) -> None:
-        for pane in PANES:
-            if pane == "gpu":
-                self.views[pane] = View(pane, PANE_TITLES[pane], GPU_PANE_COLUMNS, RowStore(), kind_id="nodes")
-            elif pane == "contexts":
-                self.views[pane] = View(pane, "Contexts", CONTEXT_COLUMNS, RowStore(self._context_rows()))
-            else:
-                kind = registry.get(pane)
-                self.views[pane] = View(pane, kind.title, kind.columns, RowStore(), feed_id=pane, kind_id=pane)
+        self.views["gpu"] = View("gpu", PANE_TITLES["gpu"], GPU_PANE_COLUMNS, RowStore(), kind_id="nodes")
+        self.views["contexts"] = View("contexts", "Contexts", CONTEXT_COLUMNS, RowStore(self._context_rows()))
+        for kind in registry.kinds().values():
+            self._kind_view(kind)
         self._add_all_namespaces_row()
         self._apply_scope()
+
+    def _kind_view(self, kind) -> View:
+        """The pane of a kind (every kind has one; those with a digit are in PANES)."""
+        view = self.views.get(kind.id)
+        if view is None:
+            view = self.views[kind.id] = View(kind.id, kind.title, kind.columns, RowStore(), feed_id=kind.id,
+                                              kind_id=kind.id)
+            if kind.namespaced:
+                view.store.set_scope(self.namespace)
+        return view
 
     def _add_all_namespaces_row(self) -> None:
         view = self.views[NAMESPACES]
@@ -597,7 +604,7 @@ class CockpitApp(ClusterActions, App):
         view = self.current
         store = view.store
         shown, total = len(store), store.total
-        if view.id == "namespaces" and ALL_NAMESPACES in store:  # that row is no namespace: not counted
+        if ALL_NAMESPACES in store:  # that row is no namespace: not counted
             total -= 1
             shown -= store.index(ALL_NAMESPACES) is not None
         count = f"{shown}" if shown == total else f"{shown}/{total}"
@@ -938,16 +945,62 @@ class CockpitApp(ClusterActions, App):
             if mode == "yaml":
                 text = describe.as_yaml(obj)
             else:
+                from cockpit.resources.owners import owner_chain
+
                 try:
                     events = describe.events_for(api, ns, name, (obj.get("metadata") or {}).get("uid", ""))
                 except ApiException:
                     events = []
-                text = describe.describe_text(obj, events)
+                chain = [f"{k} {n}" for _, k, _, n in owner_chain(api, obj)]
+                text = describe.describe_text(obj, events, owner_chain=chain)
         except ApiException as e:
             text = f"Cannot fetch: {e.status} {clean(e.reason)}"
         except Exception as e:  # network trouble must not crash the app
             text = f"Cannot fetch: {clean(str(e), 300)}"
         self.call_from_thread(screen.set_text, text)
+
+    def action_owner(self) -> None:
+        """shift+j: to the object that controls this one (pod → its Job, ReplicaSet → Deployment)."""
+        target = self._selected_object()
+        if target is None or self.hub is None or self.hub.api is None:
+            self.notify("no owner here", severity="warning", timeout=2)
+            return
+        self._find_owner(*target)
+
+    @work(thread=True, group="fetch", exit_on_error=False)
+    def _find_owner(self, kind_id: str, ns: str, name: str) -> None:
+        from cockpit.kube import describe
+        from cockpit.resources.owners import controller_ref, kind_of_ref
+
+        try:
+            obj = describe.fetch(self.hub.api, registry.get(kind_id).resource, ns, name)
+        except Exception as e:  # gone, forbidden, network
+            self.call_from_thread(self.notify, f"cannot read {clean(name, 80)}: {clean(str(e), 200)}",
+                                  severity="error")
+            return
+        ref = controller_ref(obj)
+        if ref is None:
+            self.call_from_thread(self.notify, f"{clean(name, 80)} has no owner", severity="warning", timeout=3)
+            return
+        kind = kind_of_ref(ref)
+        owner = str(ref.get("name") or "")
+        if kind is None:
+            self.call_from_thread(self.notify, f"owned by {clean(ref.get('kind'), 40)} {clean(owner, 80)}, "
+                                  "a kind the cockpit has no pane for", severity="warning", timeout=5)
+            return
+        self.call_from_thread(self._show_owner, kind, f"{ns}/{owner}" if kind.namespaced and ns else owner)
+
+    def _show_owner(self, kind, key: str) -> None:
+        self.show_kind(kind)
+        self.current.cursor = key
+        index = self.current.store.index(key)
+        if index is not None:
+            self.table.move_cursor(index)
+
+    def show_kind(self, kind) -> None:
+        """Show a kind's pane, making it first if the kind is new (a CRD found by discovery)."""
+        self._kind_view(kind)
+        self.show_pane(kind.id)
 
     def on_unmount(self) -> None:
         self._tick.stop()

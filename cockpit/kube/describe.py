@@ -65,7 +65,8 @@ def event_age(e: dict, now: float | None = None) -> str:
     return fmt_age((time.time() if now is None else now) - when)
 
 
-def describe_text(obj: dict, events: list[dict], now: float | None = None) -> str:
+def describe_text(obj: dict, events: list[dict], now: float | None = None,
+                  owner_chain: list[str] | None = None) -> str:
     """A kubectl-describe-like summary: identity, labels, status conditions, the spec, events."""
     meta = obj.get("metadata") or {}
     lines = [f"Name:         {clean(meta.get('name'))}"]
@@ -80,6 +81,9 @@ def describe_text(obj: dict, events: list[dict], now: float | None = None) -> st
     owners = meta.get("ownerReferences") or []
     if owners:
         lines.append("Controlled By: " + ", ".join(f"{clean(o.get('kind'))}/{clean(o.get('name'))}" for o in owners))
+    if owner_chain:
+        # The whole way up: pod ← ReplicaSet ← Deployment (who to scale or delete, not the pod).
+        lines.append("Owner Chain:  " + " ← ".join(clean(o, 120) for o in owner_chain))
     status = obj.get("status") or {}
     if isinstance(status, dict):
         for key in ("phase", "reason", "message", "progress", "nodeName", "podIP", "startTime", "startedAt",

@@ -75,6 +75,8 @@ class Kind:
     namespaced: bool = True
     aliases: tuple[str, ...] = ()  # `:` names besides id, plural, singular and api_kind
     commands: tuple[str, ...] = ()  # the names `?` lists, in its order (default: id, aliases)
+    # What `:<name> ARG` takes, for tab completion and help: ("namespace", "[NAME|all]").
+    command_argument: tuple[str, str] | tuple[()] = ()
     columns: tuple[Column, ...] = ()
     # Keep the raw object (small kinds) so rows can be rebuilt as time passes (durations) and
     # drill-downs can read it; pods are too many to keep.

@@ -16,6 +16,7 @@ class Namespaces(Kind):
     columns = rows.NAMESPACE_COLUMNS
     pane_order = 8
     help = "namespaces / switch"
+    command_argument = ("namespace", "[NAME|all]")
     delete_note = " (and everything in them)"
     type_to_confirm = True
     opens = True

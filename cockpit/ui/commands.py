@@ -17,11 +17,11 @@ class Command:
 
 
 def _kind_commands() -> tuple[Command, ...]:
-    """One per kind with a pane, in pane order: its id first, then its short names."""
+    """One per kind: those with a digit first, in pane order, then the rest by title."""
     out = []
-    for k in registry.panes():
+    for k in registry.kinds().values():
         out.append(Command(k.command_names(), k.help or k.title.lower(),
-                           *(("namespace", "[NAME|all]") if k.id == "namespaces" else ())))
+                           *k.command_argument))
     return tuple(out)
 
 
