@@ -309,8 +309,10 @@ class ClusterHub:
                 kind.reset(gone, self)
         feed = KindFeed(kind, on_delete, on_reset, feed_id)
         self.feeds[feed_id] = feed
+        # Kinds without a module of their own read the server's Table format (discovered.py).
+        table = {"table": True} if getattr(kind, "table", False) else {}
         informer = Informer(self.api, kind.resource, feed, self._transform(kind, primary), namespace=namespace,
-                            label_selector=label_selector, name=feed_id)
+                            label_selector=label_selector, name=feed_id, **table)
         feed.informer = informer
         if not self._closed and not self.offline:
             informer.start()
