@@ -382,7 +382,8 @@ CRDS = Resource("apiextensions.k8s.io", "v1", "customresourcedefinitions", names
 
 
 class CrdWatch(Sink):
-    """Keeps a `Discovery` current while CRDs come and go.
+    """Keeps a `Discovery` current while CRDs come and go; `start()` alone also makes the first
+    read (in its own thread), so nothing blocks the caller.
 
     The CRD informer's thread only notes that something changed; a refresher thread of its own
     waits a moment (one re-read for a burst of events), re-reads discovery, and tries again
@@ -403,6 +404,7 @@ class CrdWatch(Sink):
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._polling = False
+        self._listed = False  # the first list reads discovery whatever it holds
         self.error = ""  # the last re-read's failure, in words; "" after a good one
         self.informer = Informer(api, CRDS, self, _crd_summary, name="discovery-crds")
         self._thread = threading.Thread(target=self._run, name="discovery-refresh", daemon=True)
@@ -437,7 +439,8 @@ class CrdWatch(Sink):
 
     def reset(self, items: dict) -> None:
         with self._lock:
-            changed = items != self._expected
+            changed = items != self._expected or not self._listed
+            self._listed = True
             kept = {v[:2] for v in items.values()}
             self._deleted |= {v[:2] for v in self._expected.values()} - kept
             self._expected = dict(items)

@@ -202,10 +202,11 @@ def test_crd_created_after_discovery_resolves_after_refresh(kube_admin, crd):
 def test_crd_watch_follows_a_crd_created_and_deleted_while_running(kube_admin, crd):
     (plural, kind, _short), create = crd
     d = Discovery(kube_admin)
-    d.refresh()
     changes = threading.Event()
     watch = CrdWatch(kube_admin, d, on_change=changes.set).start()
     try:
+        assert changes.wait(30), "the first read, made by the watch itself"
+        assert d.resolve("wf") is not None and d.resolve(kind) is None
         wait_for(lambda: watch.informer.resource_version, 30, what="the CRD watch to list")
         changes.clear()
         create()
@@ -223,12 +224,12 @@ def test_crd_watch_follows_a_crd_created_and_deleted_while_running(kube_admin, c
 def test_a_user_who_may_not_list_crds_gets_the_etag_reread(kube_viewer, kube_admin, crd):
     (plural, kind, _short), create = crd
     d = Discovery(kube_viewer)
-    d.refresh()
     watch = CrdWatch(kube_viewer, d)
     watch.POLL = 1.0  # the test need not wait the 30 s a cockpit waits
     watch.start()
     try:
         wait_for(lambda: watch._polling, 30, what="the CRD watch to be refused and fall back")
+        wait_for(lambda: d.resolve("pods"), 30, what="the first read, made by the watch itself")
         create()
         wait_for(lambda: d.resolve(plural) is not None, 60, what="the ETag re-read to find the CRD")
         assert not watch.error
