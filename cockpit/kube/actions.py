@@ -1,5 +1,5 @@
 """What the cockpit may change in a cluster: deletes, kills, Argo workflow controls, Katib
-restarts and the clean-up of finished work. Blocking calls: run them in worker threads.
+restarts, scaling and restarting workloads, and the clean-up of finished work. Blocking calls: run them in worker threads.
 
 Every request goes through the API client's read-only guard (see `connection.guard_read_only`),
 so these functions need no read-only checks of their own to be safe; they check anyway to
@@ -76,7 +76,8 @@ def kill_pod(api, namespace: str, name: str, uid: str | None = None) -> None:
 FINISHED = {"Succeeded", "Failed", "Error"}
 
 
-def _merge_patch(api, resource: Resource, namespace: str, name: str, patch: dict) -> dict:
+def merge_patch(api, resource: Resource, namespace: str, name: str, patch: dict) -> dict:
+    """A JSON merge patch (RFC 7386) of one object; returns the object as the server now has it."""
     _refuse_if_read_only(api)
     return _call(api, _obj_path(resource, namespace, name), "PATCH", body=patch,
                  content_type="application/merge-patch+json")
@@ -93,7 +94,7 @@ def workflow_shutdown(api, namespace: str, name: str, strategy: str) -> None:
     phase = (wf.get("status") or {}).get("phase", "")
     if phase in FINISHED:
         raise ActionError(f"workflow {name} has already finished ({phase}); nothing to {strategy.lower()}")
-    _merge_patch(api, WF, namespace, name, {"spec": {"shutdown": strategy}})
+    merge_patch(api, WF, namespace, name, {"spec": {"shutdown": strategy}})
 
 
 def workflow_suspend(api, namespace: str, name: str) -> None:
@@ -101,7 +102,7 @@ def workflow_suspend(api, namespace: str, name: str) -> None:
     wf = _workflow(api, namespace, name)
     if (wf.get("status") or {}).get("phase", "") in FINISHED:
         raise ActionError(f"workflow {name} has already finished")
-    _merge_patch(api, WF, namespace, name, {"spec": {"suspend": True}})
+    merge_patch(api, WF, namespace, name, {"spec": {"suspend": True}})
 
 
 def workflow_resume(api, namespace: str, name: str) -> None:
@@ -115,7 +116,7 @@ def workflow_resume(api, namespace: str, name: str) -> None:
                for nid, n in nodes.items() if n.get("type") == "Suspend" and n.get("phase") == "Running"}
     if resumed:
         patch["status"] = {"nodes": resumed}
-    _merge_patch(api, WF, namespace, name, patch)
+    merge_patch(api, WF, namespace, name, patch)
 
 
 def workflow_retry(api, namespace: str, name: str, pod_gone_timeout: float = 60.0) -> str:
@@ -248,8 +249,45 @@ def experiment_restart(api, namespace: str, name: str, more_trials: int = 3) -> 
     if not done:
         raise ActionError(f"experiment {name} is still running")
     new_max = int(spec.get("maxTrialCount") or status.get("trials") or 0) + more_trials
-    _merge_patch(api, EXPERIMENT, namespace, name, {"spec": {"maxTrialCount": new_max}})
+    merge_patch(api, EXPERIMENT, namespace, name, {"spec": {"maxTrialCount": new_max}})
     return new_max
+
+
+# -- workloads: Deployments, StatefulSets, ReplicaSets, DaemonSets, CronJobs -------------------
+
+def create(api, resource: Resource, namespace: str, body: dict) -> dict:
+    """Create one object; returns it as the server made it (its generated name, uid)."""
+    _refuse_if_read_only(api)
+    return _call(api, resource.path(namespace if resource.namespaced else None), "POST", body=body)
+
+
+def replica_count(text: str) -> int:
+    """The answer to "Replicas": a whole number, 0 or more."""
+    value = str(text).strip()
+    if not value.isdigit() or not value.isascii():
+        raise ActionError(f"replicas must be a whole number, 0 or more (not {value[:20]!r}); nothing was scaled")
+    return int(value)
+
+
+def scale(api, resource: Resource, namespace: str, name: str, replicas: str | int) -> int:
+    """Set spec.replicas (a merge patch, as `kubectl scale` ends up doing); returns the count."""
+    _refuse_if_read_only(api)
+    count = replica_count(str(replicas))
+    merge_patch(api, resource, namespace, name, {"spec": {"replicas": count}})
+    return count
+
+
+RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
+
+
+def rollout_restart(api, resource: Resource, namespace: str, name: str, now: float | None = None) -> str:
+    """`kubectl rollout restart`: a new pod-template annotation, so the controller replaces the
+    pods (one by one, by the object's update strategy). Returns the timestamp written."""
+    _refuse_if_read_only(api)
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() if now is None else now))
+    merge_patch(api, resource, namespace, name,
+                {"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: stamp}}}}})
+    return stamp
 
 
 # -- clean-up ----------------------------------------------------------------------------------
