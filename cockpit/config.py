@@ -45,6 +45,7 @@ __all__ = [
     "Settings",
     "StorageDefaults",
     "YamlSyntaxError",
+    "check_aliases",
     "format_duration",
     "format_keys",
     "load_settings",
@@ -240,7 +241,7 @@ def read_located_yaml(text: str) -> LocatedYaml:
     doc = LocatedYaml(None)
     if root is None:
         return doc
-    _check_aliases(root)
+    check_aliases(root)
     doc.lines[()] = root.start_mark.line + 1
     constructor = SafeConstructor()
     doc.data = _located(root, (), doc, constructor)
@@ -259,7 +260,7 @@ def _node_children(node: Node) -> list[Node]:
     return []
 
 
-def _check_aliases(root: Node) -> None:
+def check_aliases(root: Node) -> None:
     """Refuse an alias loop, and aliases that expand to more than MAX_YAML_VALUES values.
 
     The composed document is a graph: an alias is the anchored node itself, so a dozen lines of

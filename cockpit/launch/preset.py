@@ -31,6 +31,7 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from cockpit.config import YamlSyntaxError, check_aliases
 from cockpit.launch.errors import ParameterError, PresetError, TemplateError
 from cockpit.launch.params import NUMERIC, PATTERNED, Parameter
 from cockpit.launch.schema import YamlTree, load_schema, schema_errors
@@ -187,6 +188,11 @@ def _compose(text: str, file: str) -> Node:
         raise PresetError(file, 1, "", "the file is empty; a preset needs at least name and templates")
     if len(docs) > 1:
         raise PresetError(file, docs[1].start_mark.line + 1, "", "one preset per file (found a second document)")
+    try:
+        # The document becomes plain data before it is checked: an alias loop or bomb must stop here.
+        check_aliases(docs[0])
+    except YamlSyntaxError as e:
+        raise PresetError(file, e.line, "", e.message.replace("invalid YAML", "bad YAML", 1)) from None
     return docs[0]
 
 

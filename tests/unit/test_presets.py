@@ -851,3 +851,12 @@ def test_a_badly_named_parameter_is_reported_once():
     _, errors = validate_preset_text(GOOD.replace("  gpus:\n", "  Gpus:\n", 1).replace(
         "    type: integer", "    type: int", 1), "tiny.yaml")
     assert [(e.line, e.field) for e in errors] == [(4, "parameters.Gpus")] and "bad name" in errors[0].message
+
+
+def test_alias_loops_and_bombs_stop_before_the_schema_check():
+    bomb = ["name: x", "templates: [a]", "description: &l0 [ha, ha, ha, ha, ha, ha, ha, ha, ha]"]
+    bomb += [f"x{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 9)}]" for i in range(1, 7)]  # 9**6 values
+    e = error_of("\n".join(bomb) + "\n")
+    assert e.line == 8 and "more than 100,000 values" in e.message and e.message.startswith("bad YAML")
+    e = error_of("name: x\ntemplates: &t [a, *t]\n")
+    assert e.line == 2 and "loop" in e.message
