@@ -272,6 +272,11 @@ class Informer:
             self.resource_version = rv
         if kind == "BOOKMARK":
             return
+        defs = table.get("columnDefinitions")
+        if defs and self.table_columns and tuple(defs) != self.table_columns:
+            # The columns changed under a running watch (a CRD's printer columns were edited):
+            # relist, so every row is rendered with the new ones, not just those that change.
+            raise Gone()
         columns = self._table_columns(table)
         now = time.time()
         for row in rows:

@@ -395,3 +395,44 @@ def test_table_mode_pages_through_a_list_like_plain_mode(kube_admin):
         for inf in (a, b):
             inf.stop()
             inf.join(5)
+
+
+def test_editing_a_crds_printer_columns_rerenders_every_row(kube_admin, crd, unique_name):
+    (plural, kind, _short), create = crd
+    create()
+    d = Discovery(kube_admin)
+    d.MISS_REFRESH_SECONDS = 0
+    r = wait_for(lambda: d.resolve_or_refresh(plural), 60, what="discovery to serve the new CRD")
+    objects = client.CustomObjectsApi(kube_admin)
+    ns = "default"
+    names = [f"a-{unique_name}"[:60], f"b-{unique_name}"[:60]]
+    for name in names:
+        body = {"apiVersion": f"{GROUP}/v1", "kind": kind, "metadata": {"name": name},
+                "spec": {"phase": "Queued", "gpus": 1, "owner": "team-nlp"}}
+        wait_for(lambda body=body: _create(objects, ns, plural, body), 30, what="the CRD's objects to be accepted")
+    sink = Recorder()
+    informer = Informer(kube_admin, r.resource, sink, lambda t: t, namespace=ns, table=True, name=plural).start()
+    try:
+        wait_for(lambda: LIVE in sink.states and len(sink.items) == 2, 30, what="the table list")
+        ext = client.ApiextensionsV1Api(kube_admin)
+        columns = crd_body(plural, kind)["spec"]["versions"][0]["additionalPrinterColumns"]
+        columns = [*columns, {"name": "Owner", "type": "string", "jsonPath": ".spec.owner"}]
+        ext.patch_custom_resource_definition(f"{plural}.{GROUP}", [
+            {"op": "replace", "path": "/spec/versions/0/additionalPrinterColumns", "value": columns}])
+
+        def both_show_owner():
+            # The server may need a moment to serve the new columns; touching an object brings
+            # an event rendered with them.
+            objects.patch_namespaced_custom_object(GROUP, "v1", ns, plural, names[0],
+                                                   {"spec": {"gpus": int(time.time()) % 1000}})
+            with sink.lock:
+                rows = list(sink.items.values())
+            return len(rows) == 2 and all([c["name"] for c in t.columns][-1] == "Owner" for t in rows)
+
+        wait_for(both_show_owner, 60, interval=1.0, what="every row to carry the new printer column")
+        with sink.lock:
+            untouched = sink.items[f"{ns}/{names[1]}"]
+        assert untouched.cells[-1] == "team-nlp"
+    finally:
+        informer.stop()
+        informer.join(5)
