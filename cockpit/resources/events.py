@@ -26,8 +26,9 @@ COLUMNS: tuple[Column, ...] = (
     Column("TYPE", 7, priority=1),
     Column("REASON", 18, min_width=12),
     Column("OBJECT", 30, min_width=16, priority=1, cut="middle"),
-    Column("MESSAGE", 50, min_width=20),
+    # COUNT before MESSAGE: the last column takes the width left over, and messages are long.
     Column("COUNT", 5, "right", priority=2),
+    Column("MESSAGE", 50, min_width=20),
 )
 TYPE_COLUMN = 2
 LAST_SEEN_COLUMN = 1
@@ -82,8 +83,8 @@ def event_row(ev: Mapping[str, Any], now: float) -> Row:
     order = _NEVER if when is None else (0.0 if warning else _RANK) - when
     return Row(
         key=_key(ns, name),
-        cells=(ns, fmt_age(None if when is None else now - when), kind, reason, obj, message, str(count)),
-        sort=(ns, newest_first, order, reason, obj, message, count),
+        cells=(ns, fmt_age(None if when is None else now - when), kind, reason, obj, str(count), message),
+        sort=(ns, newest_first, order, reason, obj, count, message),
         status="warn" if warning else "",
         labels=labels,
         namespace=ns,

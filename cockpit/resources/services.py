@@ -94,8 +94,11 @@ class Services(Kind):
             return nav.pod_rows(lambda r: r.namespace == ns and matches(sel, r.labels)) if sel else []
 
         sel = selector()
+        title = f"Pods of service {key}"
         shown = ",".join(f"{k}={v}" for k, v in sorted(sel.items())) or "no selector"
-        nav.push_view(View(f"svc:{key}", clean(f"Pods of service {key} ({shown})", 200),
+        if not sel or len(title) + len(shown) < 60:  # the selector, where it fits on one line at 80
+            title += f" ({shown})"
+        nav.push_view(View(f"svc:{key}", clean(title, 200),
                            registry.get("pods").columns, RowStore(), rows_fn=pod_rows,
                            depends_on=("pods", self.id), kind_id="pods"))
 

@@ -75,15 +75,15 @@ def test_event_rows_read_core_and_series_fields():
     ev = objs("events")
     oom = event_row(ev["train-oom.1"], NOW)
     check_shape(oom, "events")
-    assert oom.cells == ("team-nlp", "60s", "Warning", "OOMKilling", "Pod/bert-finetune-abc",
-                         "Memory cgroup out of memory: killed process 4242 (python)", "3")
+    assert oom.cells == ("team-nlp", "60s", "Warning", "OOMKilling", "Pod/bert-finetune-abc", "3",
+                         "Memory cgroup out of memory: killed process 4242 (python)")
     assert oom.status == "warn"
     # Written through events.k8s.io by the scheduler: no lastTimestamp or count, a series instead.
     series = event_row(ev["llama-pretrain-16gpu-4hkw7.18ed4956bbe22f28"], NOW)
-    assert series.cells[1] == "2m16s" and series.cells[6] == "2" and series.cells[2] == "Warning"
+    assert series.cells[1] == "2m16s" and series.cells[5] == "2" and series.cells[2] == "Warning"
     # eventTime only, no series: seen once.
     once = event_row(ev["argo-server-f545fc6d-drnkz.18ed495694a8a0d6"], NOW)
-    assert once.cells[2] == "Normal" and once.cells[6] == "1" and once.status == ""
+    assert once.cells[2] == "Normal" and once.cells[5] == "1" and once.status == ""
     assert once.cells[4] == "Pod/argo-server-f545fc6d-drnkz"
 
 
@@ -132,7 +132,7 @@ def test_event_text_is_cleaned():
     ev["reason"] = "Bad\x07Reason"
     row = event_row(ev, NOW)
     check_shape(row, "events")
-    assert row.cells[5] == "boom red next" and "\x1b" not in row.cells[3]
+    assert row.cells[6] == "boom red next" and "\x1b" not in row.cells[3]
 
 
 # --- configmaps and secrets -------------------------------------------------------------------
