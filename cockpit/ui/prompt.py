@@ -6,7 +6,10 @@ Textual moves focus after the current message (`Widget.focus` is deferred with `
 and the App forwards each key to whatever holds focus at the moment the key is read. A key
 read between `:` and that deferred focus goes to the table. `open` therefore sets focus with
 `Screen.set_focus`, which takes effect at once, and the App opens prompts from `on_event`,
-before the `:` key is forwarded anywhere (see `CockpitApp.on_event`).
+before the `:` key is forwarded anywhere (see `CockpitApp.on_event`). While a `Prompt` holds
+focus the App types each key into it as it reads it and runs Enter's `on_submit` at once, so
+the keys after Enter in the same burst reach whatever the submit focused, not a closed prompt.
+Any screen's one-line prompt (the log view's search and save) is a `Prompt` for that reason.
 """
 
 from __future__ import annotations
@@ -161,9 +164,36 @@ class Prompt(Input):
         self.cursor_position = len(done)
 
 
+class TextPrompt(Prompt):
+    """A prompt for free text with nothing to complete (a log search, a file name): tab does
+    nothing and is not offered, and never moves focus out of the open prompt."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("tab", "nothing", "", show=False, id="prompt.no_completion"),
+    ]
+
+    def action_nothing(self) -> None:
+        pass
+
+
 class PromptBar(Horizontal):
-    """The prompt with its sigil (`:` or `/`) in front, so a person sees which prompt is open."""
+    """The prompt with its sigil (`:`, `/` or a word) in front, so a person sees which prompt is
+    open. A line of its own in the layout: docked at the bottom it would hide under the footer."""
+
+    DEFAULT_CSS = """
+    PromptBar { height: 1; display: none; background: $panel; }
+    PromptBar > .prompt--sigil { width: auto; padding: 0 0 0 1; color: $accent; text-style: bold;
+                                 background: $panel; }
+    PromptBar > Prompt { width: 1fr; height: 1; border: none; padding: 0 1 0 0; background: $panel;
+                         color: $foreground; }
+    PromptBar > Prompt:focus { border: none; }
+    PromptBar > Prompt > .input--placeholder { color: $text-muted; }
+    """
+
+    def __init__(self, prompt: Prompt | None = None, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._prompt = prompt if prompt is not None else Prompt(id="prompt")
 
     def compose(self) -> ComposeResult:
         yield Static("", classes="prompt--sigil", markup=False)
-        yield Prompt(id="prompt")
+        yield self._prompt

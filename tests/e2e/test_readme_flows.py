@@ -333,8 +333,8 @@ def test_delete_a_pvc_needs_its_name_typed(tmux_cockpit, kube_admin, undo):
     term.burst(name, "Enter")
     term.wait_for(rf"{name}\s")
     term.press("C-d")
-    screen = flat(term.wait_for(r"to confirm"))
-    assert f"Type '{name}' to confirm" in screen
+    screen = flat(term.wait_for(r"to delete, esc to cancel"))
+    assert f"Type '{name}' and press enter to delete" in screen
     term.burst("wrong-name", "Enter")
     screen = flat(term.wait_for(r"nothing deleted"))
     assert f"'wrong-name' is not '{name}': nothing deleted" in screen
@@ -343,7 +343,7 @@ def test_delete_a_pvc_needs_its_name_typed(tmux_cockpit, kube_admin, undo):
 
     term.type_slowly(name)  # this time a key at a time, as a person types
     term.keys("Enter")
-    term.wait_gone(r"to confirm")
+    term.wait_gone(r"to delete, esc to cancel")
     wait_for(lambda: claim() is None or claim().metadata.deletion_timestamp is not None, 30,
              what="the claim deleted")
     wait_for(lambda: claim() is None, 30, what="the claim gone (pvc-protection lets it go: no pod uses it)")

@@ -40,10 +40,14 @@ class ConfirmScreen(ModalScreen[bool]):
             yield Static(Text(self.title_text, style="bold"))
             yield Static(Text("\n".join(f"  • {i}" for i in self.items)), id="items")
             if self.expected:
-                yield Static(Text(f"Type {self.expected!r} to confirm, esc to cancel."), id="hint")
-                yield Input(placeholder=self.expected, id="typed")
+                yield Static(Text(self._ask()), id="hint")
+                # Empty, no placeholder: the name shown inside the field read as already typed.
+                yield Input(id="typed")
             else:
                 yield Static(Text(f"y / enter: {self.verb}    n / esc: cancel"), id="hint")
+
+    def _ask(self) -> str:
+        return f"Type {self.expected!r} and press enter to {self.verb}, esc to cancel."
 
     def on_mount(self) -> None:
         if self.expected:
@@ -65,7 +69,6 @@ class ConfirmScreen(ModalScreen[bool]):
         # A typo keeps the dialog open and says so in it: closing would look like a deletion
         # that silently did nothing.
         hint = self.query_one("#hint", Static)
-        hint.update(Text(f"{event.value!r} is not {self.expected!r}: nothing deleted. "
-                         f"Type {self.expected!r} to confirm, esc to cancel."))
+        hint.update(Text(f"{event.value!r} is not {self.expected!r}: nothing deleted. {self._ask()}"))
         hint.add_class("-wrong")
         event.input.value = ""

@@ -31,6 +31,13 @@ class LaunchScreen(Screen):
         Binding("ctrl+p", "preview", "Preview YAML", id="launch.preview"),
         Binding("ctrl+t", "dry_run", "Dry run", id="launch.dry_run"),
         Binding("ctrl+s", "create", "Create", id="launch.create"),
+        # Priority: the App runs these as it reads the key, so focus has moved on before the
+        # keys typed right after tab (one burst: SSH, a paste, a fast typist) are handed to a
+        # field; as plain bindings they ran once the tab came back from the field, after the
+        # rest of the burst had gone to the previous one.
+        Binding("tab", "app.focus_next", "Next field", show=False, priority=True, id="launch.next_field"),
+        Binding("shift+tab", "app.focus_previous", "Previous field", show=False, priority=True,
+                id="launch.previous_field"),
     ]
     DEFAULT_CSS = """
     LaunchScreen #title { background: $panel; text-style: bold; height: 1; padding: 0 1; }

@@ -19,13 +19,14 @@ from itertools import chain
 from pathlib import Path
 from typing import ClassVar
 
+from rich.cells import cell_len, set_cell_size
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Footer, Input, OptionList, Static
+from textual.widgets import Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
 from cockpit.kube.logs import (
@@ -41,13 +42,19 @@ from cockpit.kube.logs import (
     LogTarget,
 )
 from cockpit.kube.text import clean
+from cockpit.ui.prompt import PromptBar, TextPrompt
 from cockpit.ui.widgets.log_view import LogView, plain_line
 
 __all__ = ["ContainerPicker", "LogScreen", "default_save_name"]
 
 FLUSH_INTERVAL = 0.05  # at most ~20 appends to the view per second
+SEPARATOR = "  "  # between the status line's parts
 
 FollowerFactory = Callable[..., object]
+
+
+def _cells(parts: list[tuple[int, str]]) -> int:
+    return cell_len(SEPARATOR.join(text for _, text in parts))
 
 
 class LinesPending(Message):
@@ -125,10 +132,9 @@ class LogScreen(Screen):
     LogScreen #logs-title { height: 1; background: $panel; color: $foreground; text-style: bold; padding: 0 1; }
     LogScreen #logs-status { height: 1; background: $boost; color: $text-muted; padding: 0 1; }
     LogScreen #logs-status.-error { color: $error; }
-    LogScreen #logs-prompt { height: 1; border: none; padding: 0 1; display: none; background: $panel; }
-    LogScreen #logs-prompt.visible { display: block; }
-    LogScreen #logs-prompt:focus { border: none; }
     """
+    # While the search or save prompt is open these keys are typed into it: not offered.
+    _NOT_WHILE_TYPING = frozenset({"pick_container", "toggle_previous", "search", "save"})
 
     def __init__(self, api, targets: list[LogTarget], *, title: str, line_cap: int = 20_000,
                  containers: list[str] | None = None, default_container: str | None = None,
@@ -199,7 +205,9 @@ class LogScreen(Screen):
         yield LogView(self.line_cap, id="log-view",
                       placeholder="Looking up the pods…" if self._resolve else "Waiting for log lines…")
         yield Static(id="logs-status")
-        yield Input(id="logs-prompt")
+        # The same prompt as the main screen's `:` and `/`: the App types a burst into it as it
+        # reads the keys, and Enter closes it at once (see cockpit/ui/prompt.py).
+        yield PromptBar(TextPrompt(id="logs-prompt"), id="logs-prompt-bar")
         yield Footer()
 
     @property
@@ -366,7 +374,10 @@ class LogScreen(Screen):
             return "● streaming" if not self.previous else "◌ reading", False
         return "", False
 
-    def status_text(self) -> str:
+    def status_parts(self) -> list[tuple[int, str]]:
+        """The status line's parts in the order shown, each with its rank: when the line is
+        too narrow the highest rank goes first. The pod is in the title already, and what the
+        view is doing (following, paused, the search, the wrap) matters most."""
         view = self.view
         targets = self._current_targets()
         if len(targets) == 1:
@@ -375,34 +386,60 @@ class LogScreen(Screen):
             where = f"{targets[0].namespace}: {len(targets)} pods"
         else:
             where = "-"
-        parts = [clean(where)]
+        parts = [(4, clean(where))]
         conn, _ = self._connection_summary()
         if conn:
-            parts.append(clean(conn, 120))
-        parts.append(f"container {clean(self.container or '-')}")
+            parts.append((0, clean(conn, 120)))
+        parts.append((3, f"container {clean(self.container or '-')}"))
         if self.previous:
-            parts.append("previous")
+            parts.append((0, "previous"))
         if view.following:
-            parts.append("following")
+            parts.append((0, "following"))
         else:
-            parts.append(f"paused, {view.new_lines} new lines" if view.new_lines else "paused")
+            parts.append((0, f"paused, {view.new_lines} new lines" if view.new_lines else "paused"))
         count = f"{view.line_count} lines"
         if view.dropped:
             count += f" ({view.dropped} older dropped)"
-        parts.append(count)
+        parts.append((2, count))
         flags = [name for name, on_ in (("timestamps", view.show_timestamps), ("wrap", view.wrap)) if on_]
         if flags:
-            parts.append("+".join(flags))
+            parts.append((1, "+".join(flags)))
         if view.search_text:
-            parts.append(f"/{clean(view.search_text, 40)}")
-        return "  ".join(parts)
+            parts.append((0, f"/{clean(view.search_text, 40)}"))
+        return parts
+
+    def status_text(self, width: int | None = None) -> str:
+        """The status line; with `width`, what fits in it: parts of the highest rank are left
+        out first, then the connection's detail (a long error) is shortened."""
+        parts = self.status_parts()
+        if width is None:
+            return SEPARATOR.join(text for _, text in parts)
+        while len(parts) > 1 and _cells(parts) > width:
+            worst = max(rank for rank, _ in parts)
+            if worst == 0:
+                break
+            drop = max(i for i, (rank, _) in enumerate(parts) if rank == worst)
+            del parts[drop]
+        over = _cells(parts) - width
+        if over > 0:
+            # Only rank-0 parts are left: shorten the longest (an error's detail), keeping its start.
+            i = max(range(len(parts)), key=lambda k: cell_len(parts[k][1]))
+            text = parts[i][1]
+            keep = cell_len(text) - over - 1
+            parts[i] = (0, set_cell_size(text, keep) + "…" if keep > 0 else "…")
+        line = SEPARATOR.join(text for _, text in parts)
+        return set_cell_size(line, width) if cell_len(line) > width else line
 
     def _refresh_status(self) -> None:
         if not self.is_mounted:
             return
         status = self.query_one("#logs-status", Static)
-        status.update(Text(self.status_text()), layout=False)
+        width = status.content_size.width or None
+        status.update(Text(self.status_text(width)), layout=False)
         status.set_class(self._connection_summary()[1], "-error")
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._refresh_status)  # what fits changed with the width
 
     # -- actions -------------------------------------------------------------------------------
     def action_back(self) -> None:
@@ -431,42 +468,41 @@ class LogScreen(Screen):
         self._start()
 
     def action_search(self) -> None:
-        self._open_prompt("search", "search: text (case-insensitive unless it has capitals)",
-                          self.view.search_text)
+        self._open_prompt("search", "/", "text (case-insensitive unless it has capitals)", self.view.search_text)
 
     def action_save(self) -> None:
         targets = self._current_targets()
         if not targets:
             self.notify("nothing to save", severity="warning", timeout=2)
             return
-        self._open_prompt("save", "save to file", default_save_name(targets, self.container or ""))
+        self._open_prompt("save", "save to ", "file name", default_save_name(targets, self.container or ""))
+
+    def check_action(self, action: str, parameters) -> bool | None:
+        if self._prompt_mode and action in self._NOT_WHILE_TYPING:
+            return False
+        return super().check_action(action, parameters)
 
     # -- prompt --------------------------------------------------------------------------------
-    def _open_prompt(self, mode: str, placeholder: str, value: str = "") -> None:
-        prompt = self.query_one("#logs-prompt", Input)
+    def _open_prompt(self, mode: str, sigil: str, placeholder: str, value: str = "") -> None:
         self._prompt_mode = mode
-        prompt.placeholder = placeholder
-        prompt.value = value
-        prompt.add_class("visible")
-        prompt.display = True  # focusable at once, not after the next style update
-        # At once, not after this message: the keys after `/` in one burst must land in the prompt.
-        self.set_focus(prompt)
-        prompt.cursor_position = len(value)
+        self.query_one("#logs-prompt", TextPrompt).open(mode, value, placeholder=placeholder, sigil=sigil,
+                                                        on_submit=self._prompt_submitted,
+                                                        on_cancel=self._close_prompt)
+        self.refresh_bindings()
 
     def _close_prompt(self) -> None:
-        prompt = self.query_one("#logs-prompt", Input)
-        prompt.remove_class("visible")
-        prompt.display = False
+        self.query_one("#logs-prompt", TextPrompt).close()
         self._prompt_mode = ""
-        self.view.focus()
+        # At once, not after this message: the keys after Enter in the same burst are the view's.
+        self.set_focus(self.view)
+        self.refresh_bindings()
 
-    @on(Input.Submitted, "#logs-prompt")
-    def _prompt_submitted(self, event: Input.Submitted) -> None:
-        mode, value = self._prompt_mode, event.value
+    def _prompt_submitted(self, value: str) -> None:
+        mode = self._prompt_mode
         self._close_prompt()
         if mode == "search":
             if not self.view.search(value) and value:
-                self.notify(f"not found: {clean(value, 60)}", severity="warning", timeout=2)
+                self.notify(f"not found: {clean(value, 60)}", severity="warning", timeout=2, markup=False)
         elif mode == "save" and value.strip():
             self.save(Path(value.strip()).expanduser())
 
