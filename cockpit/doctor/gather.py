@@ -18,6 +18,7 @@ import orjson
 
 from cockpit.doctor.checks import AccessReview, MetricsProbe, Unreadable
 from cockpit.kube.text import clean
+from cockpit.kube.connection import request
 
 PAGE = 500
 TIMEOUT = (5, 20)
@@ -46,10 +47,8 @@ def _call(api, path: str, method: str = "GET", query: list | None = None, body: 
     from urllib3.exceptions import HTTPError
 
     try:
-        resp = api.call_api(path, method, query_params=query or [], body=body,
-                            header_params={"Accept": "application/json", "Content-Type": "application/json"},
-                            auth_settings=["BearerToken"], _preload_content=False, _request_timeout=TIMEOUT,
-                            _return_http_data_only=True)
+        resp = request(api, method, path, query=query, body=body, content_type="application/json",
+                       timeout=TIMEOUT)
     except ApiException as e:
         if e.status == 401:
             raise Unreachable("the API server refused the credentials (401 Unauthorized)") from None

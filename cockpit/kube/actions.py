@@ -12,9 +12,8 @@ import copy
 import time
 from dataclasses import dataclass
 
-import orjson
 
-from cockpit.kube.connection import ReadOnlyRefused
+from cockpit.kube.connection import ReadOnlyRefused, object_path, request_json
 from cockpit.kube.informer import Resource
 from cockpit.kube.rows import parse_time
 
@@ -35,19 +34,11 @@ def _refuse_if_read_only(api) -> None:
 
 
 def _call(api, path: str, method: str, body=None, query=None, content_type: str = "application/json"):
-    resp = api.call_api(path, method, query_params=query or [], body=body,
-                        header_params={"Accept": "application/json", "Content-Type": content_type},
-                        auth_settings=["BearerToken"], _preload_content=False, _request_timeout=(5, 30),
-                        _return_http_data_only=True)
-    try:
-        data = resp.data
-        return orjson.loads(data) if data else {}
-    finally:
-        resp.release_conn()
+    return request_json(api, method, path, query=query, body=body, content_type=content_type, timeout=(5, 30))
 
 
 def _obj_path(resource: Resource, namespace: str, name: str) -> str:
-    return resource.path(namespace if resource.namespaced else None) + f"/{name}"
+    return object_path(resource, namespace, name)
 
 
 def get(api, resource: Resource, namespace: str, name: str) -> dict:

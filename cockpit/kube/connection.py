@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import orjson
 import yaml
 
 from cockpit import USER_AGENT
@@ -302,6 +303,38 @@ def guard_read_only(api, read_only: bool) -> None:
 
     api.call_api = call_api
     api._guarded = True
+
+
+def request(api, method: str, path: str, *, query=None, body=None, accept: str = "application/json",
+            content_type: str | None = None, timeout: float | tuple = (5, 30)):
+    """The one way the cockpit sends a request: the raw response, unread (`.data` or
+    `.stream()`; release it). Through `api.call_api`, so the read-only guard sees it."""
+    headers = {"Accept": accept}
+    if content_type:
+        headers["Content-Type"] = content_type
+    elif body is not None:
+        headers["Content-Type"] = "application/json"
+    return api.call_api(path, method, query_params=list(query or ()), body=body, header_params=headers,
+                        auth_settings=["BearerToken"], _preload_content=False, _request_timeout=timeout,
+                        _return_http_data_only=True)
+
+
+def request_json(api, method: str, path: str, **kw) -> dict:
+    """`request`, read and parsed; {} for an empty body."""
+    resp = request(api, method, path, **kw)
+    try:
+        data = resp.data
+        return orjson.loads(data) if data else {}
+    finally:
+        resp.release_conn()
+
+
+def object_path(resource, namespace: str, name: str) -> str:
+    """The path of one object of `resource` (an informer.Resource); cluster-scoped kinds ignore
+    the namespace."""
+    from urllib.parse import quote
+
+    return resource.path(namespace if resource.namespaced else None) + f"/{quote(name, safe='')}"
 
 
 def make_api_client(kubeconfig: Kubeconfig, context: str, read_only: bool = False):

@@ -5,33 +5,21 @@ from __future__ import annotations
 
 import time
 
-import orjson
 import yaml
 
 from cockpit.kube.informer import Resource
 from cockpit.kube.text import clean, clean_log_line
+from cockpit.kube.connection import object_path, request_json
 
 
 def fetch(api, resource: Resource, namespace: str, name: str) -> dict:
-    path = resource.path(namespace if resource.namespaced else None) + f"/{name}"
-    resp = api.call_api(path, "GET", header_params={"Accept": "application/json"}, auth_settings=["BearerToken"],
-                        _preload_content=False, _request_timeout=(5, 20), _return_http_data_only=True)
-    try:
-        return orjson.loads(resp.data)
-    finally:
-        resp.release_conn()
+    return request_json(api, "GET", object_path(resource, namespace, name), timeout=(5, 20))
 
 
 def events_for(api, namespace: str, name: str, uid: str = "") -> list[dict]:
     sel = f"involvedObject.name={name}" + (f",involvedObject.uid={uid}" if uid else "")
     path = f"/api/v1/namespaces/{namespace}/events" if namespace else "/api/v1/events"
-    resp = api.call_api(path, "GET", query_params=[("fieldSelector", sel)], header_params={"Accept": "application/json"},
-                        auth_settings=["BearerToken"], _preload_content=False, _request_timeout=(5, 20),
-                        _return_http_data_only=True)
-    try:
-        items = orjson.loads(resp.data).get("items") or []
-    finally:
-        resp.release_conn()
+    items = request_json(api, "GET", path, query=[("fieldSelector", sel)], timeout=(5, 20)).get("items") or []
     return sorted(items, key=lambda e: e.get("lastTimestamp") or e.get("eventTime") or "")
 
 

@@ -23,6 +23,7 @@ from urllib.parse import quote
 import orjson
 
 from cockpit.kube.text import clean, clean_log_line
+from cockpit.kube.connection import request, request_json
 
 __all__ = [
     "CONNECTING",
@@ -131,13 +132,7 @@ def _short_pod_name(pod: str, owner: str) -> str:
 
 
 def _get_json(api, path: str, query: list[tuple[str, Any]] | None = None) -> dict:
-    resp = api.call_api(path, "GET", query_params=query or [], header_params={"Accept": "application/json"},
-                        auth_settings=["BearerToken"], _preload_content=False, _request_timeout=(5, 20),
-                        _return_http_data_only=True)
-    try:
-        return orjson.loads(resp.data)
-    finally:
-        resp.release_conn()
+    return request_json(api, "GET", path, query=query, timeout=(5, 20))
 
 
 def _list_pods(api, namespace: str, selector: str) -> list[dict]:
@@ -357,10 +352,8 @@ class LogFollower:
 
     def _stream(self, follow: bool) -> bool:
         """One request, read to its end. True when the server ended it cleanly."""
-        resp = self.api.call_api(
-            self._path(), "GET", query_params=self._query(follow), header_params={"Accept": "*/*"},
-            auth_settings=["BearerToken"], _preload_content=False,
-            _request_timeout=(10, self.READ_TIMEOUT if follow else 60), _return_http_data_only=True)
+        resp = request(self.api, "GET", self._path(), query=self._query(follow), accept="*/*",
+                       timeout=(10, self.READ_TIMEOUT if follow else 60))
         self._response = resp
         self.connections += 1
         if self._stop.is_set():  # stop() came while connecting: it could not close this one
@@ -502,10 +495,8 @@ def read_whole_log(api, target: LogTarget, *, previous: bool = False, stop: thre
     query: list[tuple[str, Any]] = [("container", target.container), ("timestamps", "true")]
     if previous:
         query.append(("previous", "true"))
-    resp = api.call_api(
-        f"/api/v1/namespaces/{quote(target.namespace)}/pods/{quote(target.pod)}/log", "GET",
-        query_params=query, header_params={"Accept": "*/*"}, auth_settings=["BearerToken"],
-        _preload_content=False, _request_timeout=(10, 120), _return_http_data_only=True)
+    resp = request(api, "GET", f"/api/v1/namespaces/{quote(target.namespace)}/pods/{quote(target.pod)}/log",
+                   query=query, accept="*/*", timeout=(10, 120))
     out: list[LogLine] = []
     rest = b""
     try:

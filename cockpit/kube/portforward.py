@@ -27,12 +27,12 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
 
 from cockpit.kube.exec import websocket_failure
 from cockpit.kube.informer import FORBIDDEN, Informer, Resource, Sink
 from cockpit.kube.rows import parse_time
 from cockpit.kube.text import clean
+from cockpit.kube.connection import request_json
 
 QUICK_PORTS = {"jupyter": 8888, "tensorboard": 6006, "argo-server": 2746}
 
@@ -255,14 +255,8 @@ class Forward:
         if not self.owner or not self.owner.get("selector"):
             return None
         try:
-            resp = self._api.call_api(
-                PODS.path(self.namespace), "GET", query_params=[("labelSelector", self.owner["selector"])],
-                header_params={"Accept": "application/json"}, auth_settings=["BearerToken"],
-                _preload_content=False, _request_timeout=(10, 30), _return_http_data_only=True)
-            try:
-                items = orjson.loads(resp.data).get("items") or []
-            finally:
-                resp.release_conn()
+            items = request_json(self._api, "GET", PODS.path(self.namespace),
+                                 query=[("labelSelector", self.owner["selector"])], timeout=(10, 30)).get("items") or []
         except Exception:  # noqa: BLE001 - no answer is no replacement; the caller reports the 404
             return None
         return pick_replacement((_pod_state(o) for o in items), exclude=self.pod)

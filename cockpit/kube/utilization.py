@@ -511,18 +511,12 @@ class MetricsScraper:
         """{pod UID: "namespace/name"} of the pods on `node`, for NVML's processes."""
         if self.api is None:
             return None
-        import orjson
 
         try:
-            resp = self.api.call_api("/api/v1/pods", "GET", query_params=[("fieldSelector", f"spec.nodeName={node}")],
-                                     header_params={"Accept": "application/json"}, auth_settings=["BearerToken"],
-                                     _preload_content=False, _request_timeout=(5, self.timeout),
-                                     _return_http_data_only=True)
-            try:
-                items = orjson.loads(resp.data).get("items") or []
-            finally:
-                with contextlib.suppress(Exception):
-                    resp.release_conn()
+            from cockpit.kube.connection import request_json
+
+            items = request_json(self.api, "GET", "/api/v1/pods", query=[("fieldSelector", f"spec.nodeName={node}")],
+                                 timeout=(5, self.timeout)).get("items") or []
         except Exception:  # noqa: BLE001 - names stay UIDs
             return None
         out = {}

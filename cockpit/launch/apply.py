@@ -90,11 +90,13 @@ def _status(e: Exception) -> int | None:
 
 def _call(api_client: Any, method: str, path: str, *, body: Any = None, query: list | None = None,
           timeout: float | tuple = _TIMEOUT, preload: bool = True) -> Any:
-    return api_client.call_api(
-        path, method, query_params=query or [], body=body,
-        header_params={"Accept": "application/json", "Content-Type": "application/json"},
-        response_type="object" if preload else None, auth_settings=["BearerToken"],
-        _return_http_data_only=True, _preload_content=preload, _request_timeout=timeout)
+    from cockpit.kube.connection import request, request_json
+
+    if preload:
+        return request_json(api_client, method, path, query=query, body=body, content_type="application/json",
+                            timeout=timeout)
+    return request(api_client, method, path, query=query, body=body, content_type="application/json",
+                   timeout=timeout)
 
 
 def _is_api_exception(e: BaseException) -> bool:
