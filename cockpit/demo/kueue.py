@@ -176,8 +176,8 @@ class KueueManager:
             # Fixed ports would clash between two demo clusters; nothing here reads metrics.
             "metrics": {"bindAddress": "0"},
             "leaderElection": {"leaderElect": False},
-            # The visibility API is served through an APIService, which needs an in-cluster
-            # Service; it would only bind a port here.
+            # Off: the visibility API (queue positions) is reached through an APIService, and with
+            # certificate management off v0.17 reads its serving certificate from /visibility.
             "featureGates": {"VisibilityOnDemand": False},
         }
 
