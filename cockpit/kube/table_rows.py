@@ -241,12 +241,14 @@ def table_rows(trows: Iterable[TableRow], now: float, *, all_namespaces: bool = 
 
 
 # -- :api-resources ---------------------------------------------------------------------------------
+# At 80 columns: the name, its aliases and its API version (what `:` accepts); KIND, NAMESPACED
+# and VERBS join as the terminal widens.
 API_RESOURCE_COLUMNS: tuple[Column, ...] = (
-    Column("NAME", 32, min_width=16),
-    Column("SHORTNAMES", 12, priority=2),
-    Column("APIVERSION", 28, priority=1, min_width=12),
-    Column("NAMESPACED", 10, priority=3),
-    Column("KIND", 24, priority=1),
+    Column("NAME", 33, min_width=24),
+    Column("SHORTNAMES", 12, priority=1),
+    Column("APIVERSION", 31, priority=1, min_width=16),
+    Column("NAMESPACED", 10, "right", priority=2),
+    Column("KIND", 24, priority=3),
     Column("VERBS", 40, priority=4),
 )
 

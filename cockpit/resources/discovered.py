@@ -9,6 +9,7 @@ resource, and the same object is handed back each time so its feed id stays the 
 
 from __future__ import annotations
 
+import os
 import threading
 
 from cockpit.kube.discovery import ApiResource, Discovery
@@ -50,6 +51,14 @@ class DiscoveredKind(Kind):
     def columns(self) -> tuple[Column, ...]:  # type: ignore[override]
         return self._layout.columns
 
+    def columns_seen(self, definitions: tuple[dict, ...]) -> None:
+        """The informer's column definitions (Sink.columns), which arrive with an empty list too:
+        an empty pane shows the server's columns, not the placeholder's."""
+        layout = layout_for(definitions, self.namespaced)
+        if layout.columns != self._layout.columns:
+            self._layout = layout
+            self.layout_changes += 1
+
     def build(self, obj: TableRow, hub) -> Row:  # type: ignore[override]
         # Namespaced kinds always show NAMESPACE, as the cockpit's own kinds do.
         layout = layout_for(obj.columns, self.namespaced)
@@ -60,10 +69,10 @@ class DiscoveredKind(Kind):
 
 
 def _title(r: ApiResource) -> str:
-    """"GpuBatches" for gpubatches/GpuBatch: the Kind's capitals on the plural."""
-    if r.plural.startswith(r.kind.lower()):
-        return r.kind + r.plural[len(r.kind):]
-    return r.plural[:1].upper() + r.plural[1:]
+    """The Kind's capitals on the plural: "NetworkPolicies" for networkpolicies/NetworkPolicy."""
+    n = len(os.path.commonprefix([r.kind.lower(), r.plural]))
+    title = r.kind[:n] + r.plural[n:]
+    return title[:1].upper() + title[1:]
 
 
 _made: dict[tuple[str, str, str], DiscoveredKind] = {}

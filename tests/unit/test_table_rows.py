@@ -241,11 +241,15 @@ def test_kind_for_prefers_the_cockpits_own_kinds(discovery):
     from cockpit.resources.discovered import DiscoveredKind, kind_for
 
     assert kind_for(discovery.resolve("po")) is registry.get("pods")
-    deployments = kind_for(discovery.resolve("deploy"))
-    assert (deployments.group, deployments.plural) == ("apps", "deployments")
-    assert isinstance(deployments, DiscoveredKind) == (registry.find("deployments") is None)
-    crds = kind_for(discovery.resolve("crd"))
-    assert crds.title == "CustomResourceDefinitions"
+    own = {(k.group, k.plural): k for k in registry.kinds().values()}
+    for r in discovery.preferred():
+        kind = kind_for(r)
+        if (r.group, r.plural) in own:
+            assert kind is own[(r.group, r.plural)]
+        else:
+            assert isinstance(kind, DiscoveredKind) and kind.id == r.full_name, r
+    titles = {n: DiscoveredKind(discovery.resolve(n)).title for n in ("crd", "netpol", "cm")}
+    assert titles == {"crd": "CustomResourceDefinitions", "netpol": "NetworkPolicies", "cm": "ConfigMaps"}
 
 
 def test_rows_without_their_object_are_keyed_by_the_name_cell():
@@ -259,3 +263,14 @@ def test_rows_without_their_object_are_keyed_by_the_name_cell():
     meta = {**row["object"]["metadata"], "managedFields": [{"manager": "kubectl"}]}
     kept = _table_row(columns, {"cells": row["cells"], "object": {**row["object"], "metadata": meta}}, 0.0)
     assert kept.object["metadata"]["uid"] == meta["uid"] and "managedFields" not in kept.object["metadata"]
+
+
+def test_a_discovered_kind_learns_its_columns_from_an_empty_list_too(discovery):
+    from cockpit.resources.discovered import DiscoveredKind
+
+    kind = DiscoveredKind(discovery.resolve("wf"))
+    before = kind.layout_changes
+    assert [c.title for c in kind.columns] == ["NAMESPACE", "NAME", "AGE"]
+    kind.columns_seen(tuple(table("workflows")["columnDefinitions"]))
+    assert [c.title for c in kind.columns] == ["NAMESPACE", "NAME", "STATUS", "AGE", "MESSAGE"]
+    assert kind.layout_changes == before + 1
