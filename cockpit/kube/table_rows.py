@@ -244,7 +244,7 @@ def table_rows(trows: Iterable[TableRow], now: float, *, all_namespaces: bool = 
 # At 80 columns: the name, its aliases and its API version (what `:` accepts); KIND, NAMESPACED
 # and VERBS join as the terminal widens.
 API_RESOURCE_COLUMNS: tuple[Column, ...] = (
-    Column("NAME", 33, min_width=24),
+    Column("NAME", 33, min_width=28),
     Column("SHORTNAMES", 12, priority=1),
     Column("APIVERSION", 31, priority=1, min_width=16),
     Column("NAMESPACED", 10, "right", priority=2),
