@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from cockpit.demo.fleet import LONG, job
+from cockpit.demo.workloads import LONG, job
 
 if TYPE_CHECKING:
     from cockpit.demo.fleet import Seeder
