@@ -1,4 +1,5 @@
-"""The demo's GPU simulator and its node list stand apart from the seeder and the cluster. The
+"""The demo's GPU simulator, its node list and its workload builders stand apart from the seeder
+and the cluster. The
 simulator runs as its own process (`python -m cockpit.demo.simulator`); it used to import the
 seeder inside a function while the seeder imported it: an import cycle, hidden in functions."""
 
@@ -24,8 +25,8 @@ def imported_modules(path: Path) -> set[str]:
     return out
 
 
-@pytest.mark.parametrize("module", ["simulator", "nodes"])
-def test_simulator_and_nodes_import_neither_seeder_nor_cluster(module: str) -> None:
+@pytest.mark.parametrize("module", ["simulator", "nodes", "workloads"])
+def test_simulator_nodes_and_workloads_import_neither_seeder_nor_cluster(module: str) -> None:
     found = imported_modules(DEMO / f"{module}.py")
     assert not {m for m in found if m.startswith(("cockpit.demo.fleet", "cockpit.demo.cluster"))}, found
 
