@@ -1,7 +1,7 @@
 """The demo's GPU simulator, its node list and its workload builders stand apart from the seeder
-and the cluster. The
-simulator runs as its own process (`python -m cockpit.demo.simulator`); it used to import the
-seeder inside a function while the seeder imported it: an import cycle, hidden in functions."""
+and the cluster. The simulator runs as its own process (`python -m cockpit.demo.simulator`); it
+used to import the seeder inside a function while the seeder imported it: an import cycle,
+hidden in functions."""
 
 from __future__ import annotations
 
