@@ -24,7 +24,7 @@ from cockpit.config import Settings, load_settings
 from cockpit.kube.connection import ConnectionProblem, Kubeconfig, make_api_client
 from cockpit.kube.gpu_view import GPU_COLUMNS, gpu_rows, totals_line
 from cockpit.kube.hub import ClusterHub
-from cockpit.kube.informer import CONNECTING, ERROR, FORBIDDEN, LIVE
+from cockpit.kube.informer import CONNECTING, ERROR, FORBIDDEN, LIVE, NOT_SERVED
 from cockpit.kube.model import Column, Row
 from cockpit.kube.store import RowStore
 from cockpit.kube.text import clean
@@ -81,6 +81,7 @@ class CockpitApp(ClusterActions, App):
         Binding("d", "describe", "Describe", id="app.describe"),
         Binding("y", "yaml", "YAML", id="app.yaml"),
         Binding("J", "owner", "Owner", id="app.owner", key_display="shift+j"),
+        Binding("ctrl+a", "api_resources", "API resources", id="app.api_resources", show=False),
         Binding("q", "quit", "Quit", id="app.quit"),
         # Actions that change the cluster: hidden and refused in read-only mode.
         Binding("ctrl+d", "delete", "Delete", id="app.delete"),
@@ -127,6 +128,9 @@ class CockpitApp(ClusterActions, App):
 
         self.forwards = PortForwardManager(lambda: self.hub.api if self.hub else None)
         self.hub: ClusterHub | None = None
+        self.discovery = None  # what the API server serves (kube/discovery.py), per connection
+        self._discovered_kinds: dict = {}  # kinds made from discovery that have a pane now
+        self._crd_watch = None
         self.problem: ConnectionProblem | None = None
         self.views: dict[str, View] = {}
         self.stack: list[View] = []
@@ -240,6 +244,7 @@ class CockpitApp(ClusterActions, App):
         if self.hub:
             self.hub.close()
         self.hub = None
+        self._stop_discovery()
         self.problem = None
         for view in self.views.values():
             if view.feed_id:
@@ -275,6 +280,7 @@ class CockpitApp(ClusterActions, App):
         self._ensure_feed(self.current)
         self.permissions.clear()
         self._probe_permissions()
+        self._start_discovery(msg.api)
         hub = self.hub
         self.scraper = MetricsScraper(
             msg.api, self.util, interval=5.0, on_update=self._util_from_thread,
@@ -331,7 +337,7 @@ class CockpitApp(ClusterActions, App):
                 deletes = [k for k in view.store.keys() if k not in keep and k != ALL_NAMESPACES]
             self._apply(view, view.store.apply(ch.upserts, deletes))
         for view in self.views.values():
-            kind = registry.find(view.feed_id or "")
+            kind = self.kind_of(view.feed_id or "")
             keys = kind.rebuild_keys(hub) if kind else ()
             if keys:
                 self._apply(view, view.store.apply(hub.rebuild(view.feed_id, keys), []))
@@ -350,13 +356,25 @@ class CockpitApp(ClusterActions, App):
         self._gpu_dirty |= dirty
         self._node_dirty |= dirty
         self._catch_up_gpu()
+        self._follow_server_columns()
         for view in self.stack + ([self.current] if self.current else []):
-            if view.id == "idle" and refresh_times or view.id == "pf":
+            if view.id in ("idle", "gpu-hours") and refresh_times or view.id == "pf":
                 view.extra["stale"] = True  # IDLE FOR keeps counting; forward counters change unseen
             if view.rows_fn and (set(view.depends_on) & changed_feeds or view.extra.get("stale", True)):
                 view.extra["stale"] = False
                 self._refill(view)
         self.refresh_bars()
+
+    def _follow_server_columns(self) -> None:
+        """A kind shown in the server's Table format learns its columns from the first answer."""
+        view = self.current
+        kind = self.kind_of(view.kind_id or "") if view is not None else None
+        changes = getattr(kind, "layout_changes", None)
+        if changes is None or view.extra.get("layout") == changes:
+            return
+        view.extra["layout"] = changes
+        view.columns = tuple(kind.columns)
+        self.table.set_store(view.store, list(view.columns))
 
     def _catch_up_gpu(self) -> None:
         """Apply GPU allocation changes to the GPU and node panes, when one of them shows."""
@@ -366,10 +384,68 @@ class CockpitApp(ClusterActions, App):
             dirty, self._gpu_dirty = self._gpu_dirty, set()
             self._update_gpu(dirty)
         view = self.current
-        kind = registry.find(view.feed_id or "") if view else None
+        kind = self.kind_of(view.feed_id or "") if view else None
         if self._node_dirty and kind is not None and kind.follows_gpu_allocation:
             dirty, self._node_dirty = self._node_dirty, set()
             self._apply(view, view.store.apply(self.hub.rebuild(view.feed_id, dirty), []))
+
+    # -- discovery: every kind the server has -------------------------------------------------------
+    def _start_discovery(self, api) -> None:
+        from cockpit.kube.discovery import CrdWatch, Discovery
+
+        self.discovery = Discovery(api)
+        self._crd_watch = CrdWatch(api, self.discovery, on_change=self._discovery_changed_from_thread).start()
+
+    def _stop_discovery(self) -> None:
+        if self._crd_watch is not None:
+            self._crd_watch.stop()
+        self._crd_watch = self.discovery = None
+
+    def _discovery_changed_from_thread(self) -> None:
+        try:
+            self.call_from_thread(self._discovery_changed)
+        except RuntimeError:  # the app is gone
+            pass
+
+    def _discovery_changed(self) -> None:
+        for view in [*self.stack, self.current]:
+            if view is not None and "discovery" in view.depends_on:
+                view.extra["stale"] = True
+
+    @work(thread=True, group="resolve", exclusive=True, exit_on_error=False)
+    def _open_by_name(self, name: str, text: str) -> None:
+        """`:NAME` that no pane answers to: whatever the server serves under that name (a CRD
+        installed a moment ago included), with the server's own columns."""
+        from cockpit.kube.discovery import DiscoveryError
+        from cockpit.resources.discovered import resolve_kind
+
+        discovery = self.discovery
+        kind = None
+        if discovery is not None:
+            try:
+                kind = resolve_kind(discovery, name)
+            except DiscoveryError as e:
+                self.call_from_thread(self.notify, f"cannot read what the server serves: {clean(str(e), 200)}",
+                                      severity="error")
+                return
+        if kind is None:
+            self.call_from_thread(self.notify, f"unknown command: {clean(text, 80)!r}; ? lists the commands, "
+                                  ":api-resources what the cluster serves", severity="warning")
+            return
+        self.call_from_thread(self.show_kind, kind)
+
+    def action_api_resources(self) -> None:
+        self.open_api_resources()
+
+    def open_api_resources(self) -> None:
+        from cockpit.kube.table_rows import API_RESOURCE_COLUMNS, api_resource_rows
+
+        def rows() -> list[Row]:
+            return api_resource_rows(self.discovery.preferred()) if self.discovery is not None else []
+
+        self.push_view(View("api-resources", "API resources (enter opens one)", API_RESOURCE_COLUMNS, RowStore(),
+                            rows_fn=rows, depends_on=("discovery",)))
+        self.table.placeholder = "Reading what the server serves…" if self.discovery else "Not connected"
 
     def _stop_scraper(self) -> None:
         if self.scraper is not None:
@@ -391,11 +467,33 @@ class CockpitApp(ClusterActions, App):
 
     def open_idle(self) -> None:
         window = self.settings.idle.window
-        title = f"Idle GPUs: held at 0% utilisation for at least {window // 60}m"
+        title = f"Idle GPUs: held at 0% utilisation for at least {window // 60}m (:gpuhours for totals)"
         self.push_view(View("idle", title, IDLE_COLUMNS, RowStore(), kind_id=self.pods_kind.id,
                             rows_fn=lambda: idle_rows(self.util, self.clock())))
         if self.scraper is None or self.scraper.state == "off":
             self.table.placeholder = "No dcgm-exporter and no NVML found: utilisation is unavailable"
+
+    def open_gpu_hours(self) -> None:
+        from cockpit.kube.gpuhours import GPU_HOURS_COLUMNS, gpu_hours_rows
+        from cockpit.kube.gpu_view import short_product
+        from cockpit.kube.utilization import idle_share
+
+        def product_of(node: str) -> str:
+            info = self.hub.gpu.nodes.get(node) if self.hub else None
+            return short_product(info.product) if info else ""
+
+        def idle_of(key: str) -> float | None:
+            use = self.util.pod_summary(key)
+            return idle_share(use.spark) if use else None
+
+        def rows() -> list[Row]:
+            if self.hub is None:
+                return []
+            return gpu_hours_rows(self.hub.gpu_hours.snapshot(), self.clock(), product_of, idle_of)
+
+        self.push_view(View("gpu-hours", "GPU-hours held by running pods (by product, namespace, user, owner)",
+                            GPU_HOURS_COLUMNS, RowStore(), rows_fn=rows, depends_on=("pods", "util")))
+        self.table.placeholder = "No running pod holds a GPU"
 
     def _update_gpu(self, dirty: set[str]) -> None:
         hub = self.hub
@@ -439,7 +537,7 @@ class CockpitApp(ClusterActions, App):
 
     def _ensure_feed(self, view: View | None) -> None:
         if self.hub and view is not None and view.feed_id:
-            self.hub.ensure(registry.get(view.kind_id or view.feed_id), feed_id=view.feed_id)
+            self.hub.ensure(self.kind_of(view.kind_id or view.feed_id), feed_id=view.feed_id)
 
     def _show(self, view: View) -> None:
         if self.current is not None:
@@ -470,9 +568,9 @@ class CockpitApp(ClusterActions, App):
         return True
 
     def _enter_opens(self, view: View) -> bool:
-        if view.id == "contexts":
+        if view.id in ("contexts", "api-resources"):
             return True
-        kind = registry.find(view.kind_id or "")
+        kind = self.kind_of(view.kind_id or "")
         return kind is not None and kind.opens
 
     def on_resource_table_selected(self, msg: ResourceTable.Selected) -> None:
@@ -483,7 +581,10 @@ class CockpitApp(ClusterActions, App):
             self.connect(key)
             self.notify(f"switched to context {key}", timeout=3)
             return
-        kind = registry.find(view.kind_id or "")
+        if view.id == "api-resources":
+            self._open_by_name(key, key)
+            return
+        kind = self.kind_of(view.kind_id or "")
         row = view.store.get(key)
         if kind is not None and kind.opens and row is not None:
             kind.open(self, row)
@@ -505,7 +606,7 @@ class CockpitApp(ClusterActions, App):
     def open_key(self, key: str) -> None:
         """Open the row `key` of the current pane as Enter would, whether or not it has arrived."""
         view = self.current
-        kind = registry.find(view.kind_id or "") if view else None
+        kind = self.kind_of(view.kind_id or "") if view else None
         if kind is None:
             return
         ns, _, name = key.rpartition("/")
@@ -563,7 +664,7 @@ class CockpitApp(ClusterActions, App):
 
     def _apply_scope(self) -> None:
         for view in self.views.values():
-            kind = registry.find(view.id)
+            kind = self.kind_of(view.id)
             if kind and kind.namespaced:
                 self._apply(view, view.store.set_scope(self.namespace))
 
@@ -641,7 +742,11 @@ class CockpitApp(ClusterActions, App):
                 table.placeholder = f"Forbidden: {detail}"
                 return
             if state == ERROR:
-                table.placeholder = f"Cannot list: {detail}"
+                kind = self.kind_of(view.kind_id or "")
+                if detail == NOT_SERVED and kind is not None and kind.not_served:
+                    table.placeholder = kind.not_served  # "Kueue is not installed on this cluster"
+                else:
+                    table.placeholder = f"Cannot list: {detail}"
                 return
             if state == CONNECTING:
                 table.placeholder = "Loading…"
@@ -659,7 +764,7 @@ class CockpitApp(ClusterActions, App):
         if mode == "command":
             placeholder = "pods, gpu, jobs, wf, exp, pvc, nodes, ns, ctx …"
             if self.hub and self.hub.api:
-                self.hub.ensure("namespaces")  # what `:ns <tab>` completes from
+                self.hub.ensure(registry.get(NAMESPACES))  # what `:ns <tab>` completes from
             completer = commands.completer({
                 "namespace": lambda: sorted(self.views["namespaces"].store.keys()),
                 "context": lambda: sorted(self.kubeconfig.contexts),
@@ -835,6 +940,9 @@ class CockpitApp(ClusterActions, App):
         if head == "idle":
             self.open_idle()
             return
+        if head in ("gpuhours", "gpu-hours", "usage"):
+            self.open_gpu_hours()
+            return
         if head == "launch":
             self.action_launch() if not self.read_only else self.notify(
                 "read-only: nothing is launched", severity="warning")
@@ -850,7 +958,12 @@ class CockpitApp(ClusterActions, App):
             kind = registry.by_name(head)
             pane = kind.id if kind and kind.id in self.views else None
         if pane is None:
-            self.notify(f"unknown command: {clean(text, 80)!r}; ? lists the commands", severity="warning")
+            if head == "api-resources":
+                self.open_api_resources()
+            elif self.discovery is not None:
+                self._open_by_name(words[0], text)
+            else:
+                self.notify(f"unknown command: {clean(text, 80)!r}; ? lists the commands", severity="warning")
             return
         self.show_pane(pane)
 
@@ -905,7 +1018,7 @@ class CockpitApp(ClusterActions, App):
 
     def action_logs(self) -> None:
         target = self._selected_object()
-        if target is None or not registry.get(target[0]).has_logs or not (self.hub and self.hub.api):
+        if target is None or not self.kind_of(target[0]).has_logs or not (self.hub and self.hub.api):
             self.notify("no logs here", severity="warning", timeout=2)
             return
         from cockpit.ui.screens.logs import LogScreen
@@ -928,7 +1041,7 @@ class CockpitApp(ClusterActions, App):
         from cockpit.ui.screens.text import TextScreen
 
         kind_id, ns, name = target
-        title = f"{'Describe' if mode == 'describe' else 'YAML'} {registry.get(kind_id).api_kind} {ns + '/' if ns else ''}{name}"
+        title = f"{'Describe' if mode == 'describe' else 'YAML'} {self.kind_of(kind_id).api_kind} {ns + '/' if ns else ''}{name}"
         screen = TextScreen(clean(title))
         self.push_screen(screen)
         self._fetch_text(screen, mode, kind_id, ns, name)
@@ -941,7 +1054,7 @@ class CockpitApp(ClusterActions, App):
 
         api = self.hub.api if self.hub else None
         try:
-            obj = describe.fetch(api, registry.get(kind_id).resource, ns, name)
+            obj = describe.fetch(api, self.kind_of(kind_id).resource, ns, name)
             if mode == "yaml":
                 text = describe.as_yaml(obj)
             else:
@@ -973,7 +1086,7 @@ class CockpitApp(ClusterActions, App):
         from cockpit.resources.owners import controller_ref, kind_of_ref
 
         try:
-            obj = describe.fetch(self.hub.api, registry.get(kind_id).resource, ns, name)
+            obj = describe.fetch(self.hub.api, self.kind_of(kind_id).resource, ns, name)
         except Exception as e:  # gone, forbidden, network
             self.call_from_thread(self.notify, f"cannot read {clean(name, 80)}: {clean(str(e), 200)}",
                                   severity="error")
@@ -999,11 +1112,18 @@ class CockpitApp(ClusterActions, App):
 
     def show_kind(self, kind) -> None:
         """Show a kind's pane, making it first if the kind is new (a CRD found by discovery)."""
+        if registry.find(kind.id) is None:
+            self._discovered_kinds[kind.id] = kind
         self._kind_view(kind)
         self.show_pane(kind.id)
 
+    def kind_of(self, kind_id: str):
+        """The kind of a pane or a row: the registry's, or one discovery made for this session."""
+        return registry.find(kind_id) or self._discovered_kinds.get(kind_id)
+
     def on_unmount(self) -> None:
         self._tick.stop()
+        self._stop_discovery()
         self._stop_scraper()
         self.forwards.stop_all()
         if self.hub:

@@ -37,6 +37,40 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _why(args: argparse.Namespace) -> int:
+    """One line: what NAMESPACE/NAME is and why it does not run (scheduler, Kueue, storage)."""
+    from cockpit.kube.connection import ConnectionProblem, Kubeconfig, make_api_client, network_error_text
+    from cockpit.kube.text import clean
+    from cockpit.kube.why import explain
+
+    namespace, _, name = args.target.rpartition("/")
+    kubeconfig = Kubeconfig.load(args.kubeconfig)
+    context = args.context or kubeconfig.current
+    namespace = namespace or args.namespace or (kubeconfig.contexts[context].namespace
+                                                if context in kubeconfig.contexts else "") or "default"
+    unknown = kubeconfig.unknown_context(context) if context else "no kubeconfig context"
+    if unknown:
+        print(f"error: {clean(unknown, 300)}", file=sys.stderr)
+        return 2
+    api = make_api_client(kubeconfig, context, read_only=True)  # asking why changes nothing
+    if isinstance(api, ConnectionProblem):
+        print(f"error: {clean(str(api), 300)}", file=sys.stderr)
+        return 1
+    try:
+        what, why = explain(api, namespace, name)
+    except Exception as e:  # the API server's answer or the network, in words
+        print(f"error: {clean(network_error_text(e) if not hasattr(e, 'status') else str(e), 300)}", file=sys.stderr)
+        return 1
+    finally:
+        api.close()
+    if not what:
+        print(f"error: no Job, Workload, pod or PVC named {clean(name, 100)} in namespace {clean(namespace, 63)}",
+              file=sys.stderr)
+        return 1
+    print(f"{what}: {why}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="cockpit",
@@ -65,6 +99,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("launch", help="launch a preset: GPU Job, multi-node DDP, dev box, Argo, Katib "
                                   "(cockpit launch --help)")
     sub.add_parser("doctor", help="is this cluster ready for GPU experiments? (cockpit doctor --help)")
+    why = sub.add_parser("why", help="why is NAMESPACE/NAME (a Job, Workload, pod or PVC) not running?")
+    why.add_argument("target", metavar="NAMESPACE/NAME", help="e.g. team-nlp/llama-pretrain")
     return p
 
 
@@ -109,6 +145,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.cmd == "demo":
         return _demo(args)
+    if args.cmd == "why":
+        return _why(args)
     from cockpit.app import run_app
 
     return run_app(args)

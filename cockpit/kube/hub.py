@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from cockpit.kube import gpu as gpumod
+from cockpit.kube.gpuhours import GpuHours
 from cockpit.kube.informer import CONNECTING, ERROR, FORBIDDEN, LIVE, STOPPED, Informer, Resource, Sink, object_key
 from cockpit.kube.model import Row
 from cockpit.kube.rows import fmt_age, parse_time
@@ -276,8 +277,11 @@ class ClusterHub:
         self.clock = clock
         self.gpu = GpuState(gpu_names, gpu_prefixes)
         self.claims = ClaimUsers()
+        self.gpu_hours = GpuHours(gpu_names, gpu_prefixes)
         self.fallback_namespace = fallback_namespace
         self.feeds: dict[str, KindFeed] = {}
+        # What a kind derives across its objects (a Workload's place in its queue), by kind id.
+        self.kind_state: dict[str, object] = {}
         self._closed = False
 
     def _transform(self, kind: Kind, primary: bool) -> Callable[[dict], Item]:

@@ -28,6 +28,7 @@ import orjson
 _CONTINUE = re.compile(rb'"continue":"([^"]*)"')
 
 LIVE, CONNECTING, ERROR, FORBIDDEN, STOPPED = "live", "connecting", "error", "forbidden", "stopped"
+NOT_SERVED = "this kind is not served by the cluster"  # the detail of a 404 on list
 
 JSON = "application/json"
 # The server's Table rendering; a server without it answers plain JSON, which table mode
@@ -314,7 +315,7 @@ class Informer:
                     need_list = True
                     continue
                 if e.status == 404:
-                    self.sink.state(ERROR, "this kind is not served by the cluster")
+                    self.sink.state(ERROR, NOT_SERVED)
                     self._stop.wait(60)
                     need_list = True
                     continue

@@ -532,3 +532,9 @@ class MetricsScraper:
 
             self._nvml = nvml_available()
         return self._nvml
+
+
+def idle_share(spark: list[float | None]) -> float | None:
+    """Share of recent utilisation samples at 0%; None when none is known."""
+    known = [s for s in spark if s is not None]
+    return sum(1 for s in known if s <= 0) / len(known) if known else None

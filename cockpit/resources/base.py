@@ -91,6 +91,8 @@ class Kind:
     pane_order: int | None = None
     # Shown by `?` and the `:` hint.
     help: str = ""
+    # What an empty pane says when the server does not serve the kind (its CRDs are missing).
+    not_served: str = ""
     deletable: bool = True
     delete_note: str = ""  # " (and their pods)": what a delete takes with it
     type_to_confirm: bool = False  # deleting needs the object's name typed

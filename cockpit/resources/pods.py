@@ -30,15 +30,18 @@ class Pods(Kind):
     def seen(self, obj, hub):
         hub.gpu.pod_seen(obj)
         hub.claims.pod_seen(obj)
+        hub.gpu_hours.pod_seen(obj)
 
     def gone(self, key, hub):
         hub.gpu.pod_gone(key)
         hub.claims.pod_gone(key)
+        hub.gpu_hours.pod_gone(key)
 
     def reset(self, gone, hub):
         hub.gpu.pods_reset(gone)
         for key in gone:
             hub.claims.pod_gone(key)
+            hub.gpu_hours.pod_gone(key)
 
 
 KIND = Pods()

@@ -41,7 +41,7 @@ class ClusterActions:
         view = self.current
         if view is None or view.id in ("cleanup", "pf", "contexts"):
             return None
-        return registry.find(view.kind_id or "")
+        return self.kind_of(view.kind_id or "")
 
     @staticmethod
     def _action_name(action: str, parameters) -> str:

@@ -1,0 +1,240 @@
+"""Why is it not running? One line for a Pending pod, a Job, a Kueue Workload or a PVC, from
+what the scheduler, Kueue and the storage layer said about it.
+
+The pure functions read raw objects; `explain` fetches what they need (blocking: a worker or
+the CLI). Every string that comes from the cluster is cleaned before it is returned.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from cockpit.kube.informer import Resource
+from cockpit.kube.text import clean
+
+Obj = Mapping[str, Any]
+
+PODS = Resource("", "v1", "pods")
+PVCS = Resource("", "v1", "persistentvolumeclaims")
+JOBS = Resource("batch", "v1", "jobs")
+NODES = Resource("", "v1", "nodes", namespaced=False)
+STORAGE_CLASSES = Resource("storage.k8s.io", "v1", "storageclasses", namespaced=False)
+WORKLOADS = Resource("kueue.x-k8s.io", "v1beta2", "workloads")
+QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
+DEFAULT_CLASS = "storageclass.kubernetes.io/is-default-class"
+
+_AVAILABLE = re.compile(r"^0/(\d+) nodes are available:\s*")
+_PREEMPTION = re.compile(r"\s*preemption:.*$", re.S)
+
+
+def _condition(obj: Obj, kind: str) -> Obj | None:
+    for c in ((obj.get("status") or {}).get("conditions") or ()):
+        if isinstance(c, Mapping) and c.get("type") == kind:
+            return c
+    return None
+
+
+def scheduler_summary(message: str) -> str:
+    """"0/12 nodes are available: 3 Insufficient nvidia.com/gpu, 9 node(s) didn't match Pod's node
+    affinity/selector. preemption: ..." -> "no node fits (of 12): 3 Insufficient nvidia.com/gpu,
+    9 node(s) didn't match Pod's node affinity/selector"."""
+    text = " ".join(str(message).split())
+    text = _PREEMPTION.sub("", text).rstrip(". ")
+    m = _AVAILABLE.match(text)
+    if m:
+        text = f"no node fits (of {m.group(1)}): " + text[m.end():]
+    return clean(text, 300)
+
+
+def _selector_nobody_has(pod: Obj, nodes: Iterable[Obj]) -> str:
+    """A nodeSelector no node carries (a GPU product the cluster does not have)."""
+    selector = (pod.get("spec") or {}).get("nodeSelector") or {}
+    if not selector:
+        return ""
+    labels = [((n.get("metadata") or {}).get("labels") or {}) for n in nodes]
+    if not labels:
+        return ""
+    for key, value in selector.items():
+        if not any(lab.get(key) == value for lab in labels):
+            return f"no node has {clean(key, 100)}={clean(value, 100)}"
+    return ""
+
+
+def why_pvc(pvc: Obj, storage_classes: Iterable[Obj] = ()) -> str:
+    phase = (pvc.get("status") or {}).get("phase") or "Pending"
+    if phase != "Pending":
+        return ""
+    name = (pvc.get("metadata") or {}).get("name", "")
+    cls = (pvc.get("spec") or {}).get("storageClassName")
+    classes = {(c.get("metadata") or {}).get("name"): c for c in storage_classes}
+    if cls is None:
+        default = [n for n, c in classes.items()
+                   if ((c.get("metadata") or {}).get("annotations") or {}).get(DEFAULT_CLASS) == "true"]
+        if classes and not default:
+            return f"claim {clean(name, 100)} is Pending: it names no StorageClass and none is the default"
+        cls = default[0] if default else None
+    if cls and classes and cls not in classes:
+        return f"claim {clean(name, 100)} is Pending: StorageClass {clean(cls, 100)} does not exist"
+    if cls and (classes.get(cls) or {}).get("volumeBindingMode") == "WaitForFirstConsumer":
+        return f"claim {clean(name, 100)} waits for its first pod to be scheduled (WaitForFirstConsumer)"
+    return f"claim {clean(name, 100)} is Pending: no volume bound yet"
+
+
+def why_pod(pod: Obj, *, nodes: Iterable[Obj] = (), pvcs: Mapping[str, Obj] | None = None,
+            storage_classes: Iterable[Obj] = ()) -> str:
+    """Why a pod is not running, or "" when it runs (or is done)."""
+    status = pod.get("status") or {}
+    phase = status.get("phase") or "Pending"
+    if phase != "Pending" or (pod.get("metadata") or {}).get("deletionTimestamp"):
+        return ""
+    spec = pod.get("spec") or {}
+    gates = [g.get("name", "") for g in spec.get("schedulingGates") or () if isinstance(g, Mapping)]
+    if gates:
+        return "held by scheduling gate " + ", ".join(clean(g, 100) for g in gates)
+    for vol in spec.get("volumes") or ():
+        claim = ((vol or {}).get("persistentVolumeClaim") or {}).get("claimName")
+        if claim and pvcs is not None:
+            pvc = pvcs.get(claim)
+            if pvc is None:
+                return f"claim {clean(claim, 100)} does not exist"
+            why = why_pvc(pvc, storage_classes)
+            if why:
+                return why
+    nodes = list(nodes)
+    scheduled = _condition(pod, "PodScheduled")
+    if scheduled and scheduled.get("status") == "False":
+        missing = _selector_nobody_has(pod, nodes)
+        if missing:
+            return missing
+        if scheduled.get("message"):
+            return scheduler_summary(scheduled["message"])
+        return clean(scheduled.get("reason") or "not scheduled yet", 100)
+    if not spec.get("nodeName"):
+        return _selector_nobody_has(pod, nodes) or "waiting for the scheduler"
+    for cs in [*(status.get("initContainerStatuses") or ()), *(status.get("containerStatuses") or ())]:
+        waiting = (cs.get("state") or {}).get("waiting") or {}
+        if waiting.get("reason"):
+            msg = waiting.get("message") or ""
+            return clean(f"{waiting['reason']}: {msg}" if msg else waiting["reason"], 300)
+    return "starting on " + clean(spec.get("nodeName"), 100)
+
+
+def why_workload(wl: Obj, position: tuple[int, int] | None = None) -> str:
+    """Kueue's reason, with the workload's place in its queue when known."""
+    for kind in ("Finished", "Admitted"):
+        c = _condition(wl, kind)
+        if c and c.get("status") == "True":
+            return ""
+    parts = []
+    for kind, want in (("Preempted", "True"), ("Evicted", "True"), ("QuotaReserved", "False")):
+        c = _condition(wl, kind)
+        if c and c.get("status") == want and (c.get("message") or c.get("reason")):
+            parts.append(clean(" ".join(str(c.get("message") or c.get("reason")).split()), 240))
+            break
+    if (wl.get("spec") or {}).get("active") is False:
+        parts.append("deactivated")
+    if position:
+        parts.append(f"position {position[0]} of {position[1]} in {clean((wl.get('spec') or {}).get('queueName'), 63)}")
+    return "Kueue: " + "; ".join(parts) if parts else "Kueue: waiting to be considered"
+
+
+def why_job(job: Obj, *, workload: Obj | None = None, pods: Iterable[Obj] = (), **pod_context) -> str:
+    spec, status = job.get("spec") or {}, job.get("status") or {}
+    for kind in ("Complete", "Failed"):
+        c = _condition(job, kind)
+        if c and c.get("status") == "True":
+            return ""
+    if spec.get("suspend"):
+        if workload is not None:
+            return why_workload(workload)
+        queue = ((job.get("metadata") or {}).get("labels") or {}).get(QUEUE_LABEL)
+        if queue:
+            return f"suspended until Kueue admits it to queue {clean(queue, 63)}"
+        return "suspended (spec.suspend is true)"
+    for pod in pods:
+        why = why_pod(pod, **pod_context)
+        if why:
+            return why
+    if not status.get("active") and not status.get("succeeded"):
+        return "no pods yet"
+    return ""
+
+
+# -- fetching what the answer needs (blocking) ---------------------------------------------------
+
+def _get(api, resource: Resource, namespace: str, name: str) -> dict | None:
+    from kubernetes.client.rest import ApiException
+
+    from cockpit.kube.connection import object_path, request_json
+
+    try:
+        return request_json(api, "GET", object_path(resource, namespace, name), timeout=(5, 20))
+    except ApiException as e:
+        if e.status == 404:
+            return None
+        raise
+
+
+def _list(api, resource: Resource, namespace: str | None = None, query=None) -> list[dict]:
+    from kubernetes.client.rest import ApiException
+
+    from cockpit.kube.connection import request_json
+
+    try:
+        return request_json(api, "GET", resource.path(namespace), query=query, timeout=(5, 30)).get("items") or []
+    except ApiException as e:
+        if e.status in (403, 404):
+            return []
+        raise
+
+
+def _workload_for(api, namespace: str, owner_uid: str) -> dict | None:
+    for wl in _list(api, WORKLOADS, namespace):
+        for ref in (wl.get("metadata") or {}).get("ownerReferences") or ():
+            if ref.get("uid") == owner_uid:
+                return wl
+    return None
+
+
+def _position(api, wl: Obj) -> tuple[int, int] | None:
+    """The workload's place among its LocalQueue's waiting workloads, in Kueue's order."""
+    meta, spec = wl.get("metadata") or {}, wl.get("spec") or {}
+    queue = spec.get("queueName")
+    waiting = []
+    for other in _list(api, WORKLOADS, meta.get("namespace")):
+        if (other.get("spec") or {}).get("queueName") != queue or why_workload(other) == "":
+            continue
+        om = other.get("metadata") or {}
+        waiting.append((-int((other.get("spec") or {}).get("priority") or 0), om.get("creationTimestamp") or "",
+                        om.get("name")))
+    waiting.sort()
+    names = [n for _, _, n in waiting]
+    return (names.index(meta.get("name")) + 1, len(names)) if meta.get("name") in names else None
+
+
+def explain(api, namespace: str, name: str) -> tuple[str, str]:
+    """(what was found, why it is not running) for NAMESPACE/NAME: a Job, a Workload, a pod or a
+    PVC of that name (in that order). ("", "") when there is nothing of that name."""
+    pod_context = lambda: {"nodes": _list(api, NODES),  # noqa: E731 - fetched only when needed
+                           "pvcs": {(p.get("metadata") or {}).get("name"): p for p in _list(api, PVCS, namespace)},
+                           "storage_classes": _list(api, STORAGE_CLASSES)}
+    job = _get(api, JOBS, namespace, name)
+    if job is not None:
+        uid = (job.get("metadata") or {}).get("uid", "")
+        wl = _workload_for(api, namespace, uid) if (job.get("spec") or {}).get("suspend") else None
+        if wl is not None:
+            return f"Job {namespace}/{name}", why_workload(wl, _position(api, wl)) or "admitted"
+        pods = _list(api, PODS, namespace, [("labelSelector", f"batch.kubernetes.io/controller-uid={uid}")])
+        return f"Job {namespace}/{name}", why_job(job, pods=pods, **pod_context()) or "running (or done)"
+    wl = _get(api, WORKLOADS, namespace, name) if namespace else None
+    if wl is not None:
+        return f"Workload {namespace}/{name}", why_workload(wl, _position(api, wl)) or "admitted"
+    pod = _get(api, PODS, namespace, name)
+    if pod is not None:
+        return f"Pod {namespace}/{name}", why_pod(pod, **pod_context()) or "running (or done)"
+    pvc = _get(api, PVCS, namespace, name)
+    if pvc is not None:
+        return f"PersistentVolumeClaim {namespace}/{name}", why_pvc(pvc, _list(api, STORAGE_CLASSES)) or "bound"
+    return "", ""

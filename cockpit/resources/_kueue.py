@@ -1,0 +1,134 @@
+"""What the Kueue kinds share: GPU quota per flavor read from a ClusterQueue's spec and status,
+a Workload's state and the one line that says why it waits. Pure functions on raw objects."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from cockpit.kube.gpu import is_gpu_resource
+from cockpit.kube.quantity import parse_quantity
+from cockpit.kube.text import clean
+
+GROUP, VERSION = "kueue.x-k8s.io", "v1beta2"
+NOT_INSTALLED = "Kueue is not installed on this cluster"
+
+
+@dataclass(frozen=True)
+class FlavorQuota:
+    flavor: str
+    resource: str
+    nominal: float
+    borrowing_limit: float | None  # None: may borrow without limit (in a cohort)
+    used: float
+    borrowed: float
+
+    @property
+    def free(self) -> float:
+        """Left of the nominal quota (borrowing aside)."""
+        return max(0.0, self.nominal - self.used)
+
+
+def _num(value: object) -> float:
+    return parse_quantity(value, 0.0) if value not in (None, "") else 0.0
+
+
+def gpu_quotas(cq: Mapping[str, Any], names: Iterable[str], prefixes: Iterable[str]) -> list[FlavorQuota]:
+    """Every (flavor, GPU resource) the queue has a quota for, with what its workloads use."""
+    names, prefixes = tuple(names), tuple(prefixes)
+    usage: dict[tuple[str, str], tuple[float, float]] = {}
+    for fu in ((cq.get("status") or {}).get("flavorsUsage") or ()):
+        for r in fu.get("resources") or ():
+            usage[(str(fu.get("name")), str(r.get("name")))] = (_num(r.get("total")), _num(r.get("borrowed")))
+    out = []
+    for group in ((cq.get("spec") or {}).get("resourceGroups") or ()):
+        for flavor in group.get("flavors") or ():
+            for r in flavor.get("resources") or ():
+                res = str(r.get("name") or "")
+                if not is_gpu_resource(res, names, prefixes):
+                    continue
+                used, borrowed = usage.get((str(flavor.get("name")), res), (0.0, 0.0))
+                limit = r.get("borrowingLimit")
+                out.append(FlavorQuota(str(flavor.get("name") or ""), res, _num(r.get("nominalQuota")),
+                                       None if limit is None else _num(limit), used, borrowed))
+    return out
+
+
+def _n(x: float) -> str:
+    return f"{x:g}"
+
+
+def quota_text(quotas: Iterable[FlavorQuota]) -> str:
+    """"a100-80gb 4/4+2 · t4-shared 0/4": used/nominal, +borrowed when borrowing."""
+    parts = []
+    for q in quotas:
+        extra = f"+{_n(q.borrowed)}" if q.borrowed else ""
+        parts.append(f"{clean(q.flavor, 40)} {_n(q.used - q.borrowed)}/{_n(q.nominal)}{extra}")
+    return " · ".join(parts)
+
+
+def condition(obj: Mapping[str, Any], kind: str) -> Mapping[str, Any] | None:
+    for c in ((obj.get("status") or {}).get("conditions") or ()):
+        if isinstance(c, Mapping) and c.get("type") == kind:
+            return c
+    return None
+
+
+def _true(obj: Mapping[str, Any], kind: str) -> bool:
+    return (condition(obj, kind) or {}).get("status") == "True"
+
+
+def workload_state(wl: Mapping[str, Any]) -> str:
+    """Finished, Admitted, Evicted (preempted...), Inactive, QuotaReserved or Pending."""
+    if _true(wl, "Finished"):
+        return "Finished"
+    if _true(wl, "Admitted"):
+        return "Admitted"
+    if _true(wl, "Evicted") or _true(wl, "Preempted"):
+        return "Preempted" if _true(wl, "Preempted") else "Evicted"
+    if (wl.get("spec") or {}).get("active") is False:
+        return "Inactive"
+    if _true(wl, "QuotaReserved"):
+        return "QuotaReserved"
+    return "Pending"
+
+
+def why_waiting(wl: Mapping[str, Any]) -> str:
+    """Kueue's own words for why a workload is not running, shortened to one line."""
+    state = workload_state(wl)
+    if state in ("Finished", "Admitted"):
+        return ""
+    for kind in ("Preempted", "Evicted", "QuotaReserved", "Admitted"):
+        c = condition(wl, kind)
+        if c and c.get("message") and (kind in ("Preempted", "Evicted") and c.get("status") == "True"
+                                       or kind in ("QuotaReserved", "Admitted") and c.get("status") == "False"):
+            return clean(str(c.get("message")).replace("\n", " "), 200)
+    return "waiting for Kueue to consider it" if state == "Pending" else state.lower()
+
+
+def workload_gpus(wl: Mapping[str, Any], names: Iterable[str], prefixes: Iterable[str]) -> float:
+    """GPUs the workload asks for: per pod set, the template's requests × count."""
+    from cockpit.kube.gpu import pod_requests
+
+    names, prefixes = tuple(names), tuple(prefixes)
+    total = 0.0
+    for ps in ((wl.get("spec") or {}).get("podSets") or ()):
+        template = ps.get("template") or {}
+        requests = pod_requests({"spec": template.get("spec") or {}})
+        gpus = sum(v for k, v in requests.items() if is_gpu_resource(k, names, prefixes))
+        total += gpus * int(ps.get("count") or 1)
+    return total
+
+
+def admitted_flavors(wl: Mapping[str, Any]) -> str:
+    flavors: list[str] = []
+    for psa in (((wl.get("status") or {}).get("admission") or {}).get("podSetAssignments") or ()):
+        for f in (psa.get("flavors") or {}).values():
+            if f not in flavors:
+                flavors.append(str(f))
+    return ",".join(clean(f, 40) for f in flavors)
+
+
+def is_gpu(resource: str, hub) -> bool:
+    return is_gpu_resource(resource, hub.gpu.index.names, hub.gpu.index.prefixes)
