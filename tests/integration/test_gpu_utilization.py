@@ -128,7 +128,7 @@ def test_idle_pod_appears_after_the_window_and_leaves_when_busy(kube_admin, demo
             assert "team-vision/dev-box-alice" in rows
         # Busy pods never are.
         assert all((v or {}).get("util", 0) == 0 for k, v in alice.items()
-                   if (v or {}).get("pod") in rows and isinstance(v.get("pod"), str))
+                   if isinstance((v or {}).get("pod"), str) and v["pod"] in rows)
 
         busy_mib = device.memory_mib // 2
         set_control(demo_cluster, {device.key: {"util": 55, "fb_used": busy_mib, "pod": key}})
