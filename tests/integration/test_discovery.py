@@ -436,3 +436,22 @@ def test_editing_a_crds_printer_columns_rerenders_every_row(kube_admin, crd, uni
     finally:
         informer.stop()
         informer.join(5)
+
+
+def test_a_read_only_client_reads_discovery_and_tables(demo_cluster):
+    """Discovery, the ETag re-read and table-mode lists are reads: the read-only guard lets them
+    through (it refuses anything else before it is sent)."""
+    from cockpit.kube.connection import Kubeconfig, make_api_client
+
+    api = make_api_client(Kubeconfig.load(demo_cluster.kubeconfig), "cockpit-demo", read_only=True)
+    d = Discovery(api)
+    assert d.refresh() and d.refresh(if_changed=True) is False
+    sink = Recorder()
+    informer = Informer(api, d.resolve("no").resource, sink, lambda t: table_row(t, time.time()), table=True,
+                        name="nodes").start()
+    try:
+        wait_for(lambda: LIVE in sink.states and sink.items, 30, what="the nodes table")
+        assert all(row.cells[0] == key for key, row in sink.items.items())
+    finally:
+        informer.stop()
+        informer.join(5)
