@@ -118,8 +118,9 @@ class Events(Kind):
     keep_objects = True
     rebuild_as_time_passes = True
     deletable = False  # the API server ages them out; deleting one hides what happened
-    # The order the pane opens in: by TYPE, i.e. Warnings first, newest first within each type.
-    # (The app applies it where it makes a kind's view; see the report to the lead.)
+    # The order the pane opens in, (column, reversed): by TYPE, i.e. Warnings first, newest
+    # first within each type. `Kind` has no such attribute yet: the pane opens in it once the
+    # main screen applies it where it makes a kind's pane (until then: by namespace and name).
     default_sort: tuple[int, bool] = (TYPE_COLUMN, False)
 
     def build(self, obj, hub):
