@@ -41,11 +41,14 @@ def scheduler_summary(message: str) -> str:
     affinity/selector. preemption: ..." -> "no node fits (of 12): 3 Insufficient nvidia.com/gpu,
     9 node(s) didn't match Pod's node affinity/selector"."""
     text = " ".join(str(message).split())
-    text = _PREEMPTION.sub("", text).rstrip(". ")
+    text = _PREEMPTION.sub("", text)
     m = _AVAILABLE.match(text)
     if m:
-        text = f"no node fits (of {m.group(1)}): " + text[m.end():]
-    return clean(text, 300)
+        # The per-node reasons end at the first full stop; what follows is about preemption
+        # and dynamic resource claims, not about why no node fits.
+        reasons = text[m.end():].split(". ", 1)[0]
+        text = f"no node fits (of {m.group(1)}): " + reasons
+    return clean(text.rstrip(". ,"), 300)
 
 
 def _selector_nobody_has(pod: Obj, nodes: Iterable[Obj]) -> str:
@@ -121,18 +124,42 @@ def why_pod(pod: Obj, *, nodes: Iterable[Obj] = (), pvcs: Mapping[str, Obj] | No
     return "starting on " + clean(spec.get("nodeName"), 100)
 
 
+_QUOTA = re.compile(r"insufficient unused quota for (\S+) in flavor (\S+), (\S+) more needed")
+_PREEMPTED_BY = {"InClusterQueue": "a higher-priority workload of the same queue",
+                 "InCohortReclamation": "its queue reclaiming lent quota",
+                 "InCohortReclaimWhileBorrowing": "a queue reclaiming quota this one borrowed",
+                 "InCohortFairSharing": "fair sharing in the cohort"}
+
+
+def kueue_reason(message: str) -> str:
+    """Kueue's flavor-assignment message in a few words: what quota is short, where. Flavors that
+    could never fit (node affinity, taints) are left out unless nothing else is said."""
+    text = " ".join(str(message).split())
+    _, sep, rest = text.partition(": ")
+    body = rest if sep and text.startswith("couldn't assign flavors") else text
+    short = [f"needs {m.group(3)} more {m.group(1)} of {m.group(2)} quota" for m in _QUOTA.finditer(body)]
+    if short:
+        return clean("; ".join(short), 240)
+    return clean(body, 240)
+
+
 def why_workload(wl: Obj, position: tuple[int, int] | None = None) -> str:
-    """Kueue's reason, with the workload's place in its queue when known."""
+    """Kueue's reason in a few words, with the workload's place in its queue when known; "" when
+    it is admitted or finished."""
     for kind in ("Finished", "Admitted"):
         c = _condition(wl, kind)
         if c and c.get("status") == "True":
             return ""
     parts = []
-    for kind, want in (("Preempted", "True"), ("Evicted", "True"), ("QuotaReserved", "False")):
-        c = _condition(wl, kind)
-        if c and c.get("status") == want and (c.get("message") or c.get("reason")):
-            parts.append(clean(" ".join(str(c.get("message") or c.get("reason")).split()), 240))
-            break
+    preempted = _condition(wl, "Preempted")
+    evicted = _condition(wl, "Evicted")
+    if preempted and preempted.get("status") == "True":
+        parts.append("preempted by " + _PREEMPTED_BY.get(str(preempted.get("reason")), "Kueue"))
+    elif evicted and evicted.get("status") == "True":
+        parts.append("evicted: " + clean(evicted.get("reason") or evicted.get("message") or "", 120))
+    waiting = _condition(wl, "QuotaReserved")
+    if waiting and waiting.get("status") == "False" and (waiting.get("message") or waiting.get("reason")):
+        parts.append(kueue_reason(waiting.get("message") or waiting.get("reason")))
     if (wl.get("spec") or {}).get("active") is False:
         parts.append("deactivated")
     if position:

@@ -95,16 +95,10 @@ def workload_state(wl: Mapping[str, Any]) -> str:
 
 
 def why_waiting(wl: Mapping[str, Any]) -> str:
-    """Kueue's own words for why a workload is not running, shortened to one line."""
-    state = workload_state(wl)
-    if state in ("Finished", "Admitted"):
-        return ""
-    for kind in ("Preempted", "Evicted", "QuotaReserved", "Admitted"):
-        c = condition(wl, kind)
-        if c and c.get("message") and (kind in ("Preempted", "Evicted") and c.get("status") == "True"
-                                       or kind in ("QuotaReserved", "Admitted") and c.get("status") == "False"):
-            return clean(str(c.get("message")).replace("\n", " "), 200)
-    return "waiting for Kueue to consider it" if state == "Pending" else state.lower()
+    """Why the workload does not run, in a few words ("" once admitted)."""
+    from cockpit.kube.why import why_workload
+
+    return why_workload(wl).removeprefix("Kueue: ")
 
 
 def workload_gpus(wl: Mapping[str, Any], names: Iterable[str], prefixes: Iterable[str]) -> float:
@@ -121,11 +115,13 @@ def workload_gpus(wl: Mapping[str, Any], names: Iterable[str], prefixes: Iterabl
     return total
 
 
-def admitted_flavors(wl: Mapping[str, Any]) -> str:
+def admitted_flavors(wl: Mapping[str, Any], names: Iterable[str] = (), prefixes: Iterable[str] = ()) -> str:
+    """The flavors the workload's GPUs were admitted to (the CPU and memory flavor is noise)."""
+    names, prefixes = tuple(names), tuple(prefixes)
     flavors: list[str] = []
     for psa in (((wl.get("status") or {}).get("admission") or {}).get("podSetAssignments") or ()):
-        for f in (psa.get("flavors") or {}).values():
-            if f not in flavors:
+        for resource, f in (psa.get("flavors") or {}).items():
+            if (not names and not prefixes or is_gpu_resource(resource, names, prefixes)) and f not in flavors:
                 flavors.append(str(f))
     return ",".join(clean(f, 40) for f in flavors)
 

@@ -10,13 +10,13 @@ from cockpit.resources import _kueue
 from cockpit.resources.base import Kind
 
 CLUSTER_QUEUE_COLUMNS = (
-    Column("NAME", 16, min_width=10),
-    Column("COHORT", 10, priority=2),
+    Column("NAME", 14, min_width=10),
     Column("GPU USED", 9, "right"),
     Column("BORROWED", 8, "right", priority=1),
     Column("PENDING", 7, "right"),
     Column("ADMITTED", 8, "right"),
-    Column("PER FLAVOR (used/quota+borrowed)", 44, priority=1, cut="end"),
+    Column("PER FLAVOR (used/quota+borrowed)", 34, cut="end"),
+    Column("COHORT", 10, priority=2),
     Column("AGE", 5, "right", priority=3),
 )
 
@@ -45,10 +45,10 @@ class ClusterQueues(Kind):
         active = (_kueue.condition(obj, "Active") or {}).get("status")
         return Row(
             key=name,
-            cells=(name, clean((obj.get("spec") or {}).get("cohortName") or "", 63), f"{used:g}/{nominal:g}",
-                   f"{borrowed:g}" if borrowed else "", str(pending), str(admitted), _kueue.quota_text(quotas), age),
-            sort=(name, (obj.get("spec") or {}).get("cohortName") or "", used, borrowed, pending, admitted,
-                  nominal - used, age_s),
+            cells=(name, f"{used:g}/{nominal:g}", f"{borrowed:g}" if borrowed else "", str(pending), str(admitted),
+                   _kueue.quota_text(quotas), clean((obj.get("spec") or {}).get("cohortName") or "", 63), age),
+            sort=(name, used, borrowed, pending, admitted, nominal - used,
+                  (obj.get("spec") or {}).get("cohortName") or "", age_s),
             status="error" if active == "False" else "warn" if pending else "ok",
             labels=labels, name=name)
 

@@ -61,7 +61,7 @@ class LocalQueues(Kind):
 
         def rows():
             feed = nav.hub.feeds.get(feed_id) if nav.hub else None
-            return [r for r in feed.snapshot() if r.namespace == ns and r.cells[2] == name] if feed else []
+            return [r for r in feed.snapshot() if r.namespace == ns and r.cells[6] == name] if feed else []
 
         nav.push_view(View(f"lq:{row.key}", f"Workloads of queue {row.key}", workloads.columns, RowStore(),
                            rows_fn=rows, depends_on=(feed_id,), kind_id=workloads.id))

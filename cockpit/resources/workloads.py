@@ -14,14 +14,15 @@ from cockpit.resources.base import Kind
 
 WORKLOAD_COLUMNS = (
     Column("NAMESPACE", 12, priority=2, min_width=10),
-    Column("NAME", 34, min_width=18, cut="middle"),
-    Column("QUEUE", 10, priority=1),
-    Column("STATE", 10),
+    Column("OWNER", 30, min_width=16, cut="middle"),
+    Column("STATE", 9),
     Column("POS", 5, "right"),
-    Column("PRIO", 5, "right", priority=2),
     Column("GPUS", 4, "right"),
+    # What a person opens this pane for: kept at 80 columns, where it takes what is left.
+    Column("WHY PENDING", 40, cut="end"),
+    Column("QUEUE", 10, priority=1),
     Column("FLAVOR", 12, priority=1),
-    Column("WHY PENDING", 40, priority=1, cut="end"),
+    Column("PRIO", 5, "right", priority=2),
     Column("AGE", 5, "right", priority=3),
 )
 _STATUS = {"Admitted": "ok", "Finished": "done", "Pending": "pending", "QuotaReserved": "pending",
@@ -90,18 +91,22 @@ class Workloads(Kind):
     def build(self, obj, hub):
         ns, name, labels = _meta(obj)
         spec = obj.get("spec") or {}
+        # What the user submitted (the Job), not the Workload's derived "job-NAME-hash" name.
+        owner = next((clean(r.get("name"), 253) for r in (obj.get("metadata") or {}).get("ownerReferences") or ()
+                      if isinstance(r, dict) and r.get("controller")), name)
         state = _kueue.workload_state(obj)
         pos = self._queues(hub).position(object_key(obj))
         gpus = _kueue.workload_gpus(obj, hub.gpu.index.names, hub.gpu.index.prefixes)
         why = _kueue.why_waiting(obj)
         age, age_s = _age(obj, hub.clock())
         prio = int(spec.get("priority") or 0)
+        flavors = _kueue.admitted_flavors(obj, hub.gpu.index.names, hub.gpu.index.prefixes)
         return Row(
             key=f"{ns}/{name}",
-            cells=(ns, name, clean(spec.get("queueName") or "", 63), state, f"{pos[0]}/{pos[1]}" if pos else "",
-                   str(prio), f"{gpus:g}" if gpus else "", _kueue.admitted_flavors(obj), why, age),
-            sort=(ns, name, spec.get("queueName") or "", state, pos[0] if pos else 0, prio, gpus,
-                  _kueue.admitted_flavors(obj), why, age_s),
+            cells=(ns, owner, state, f"{pos[0]}/{pos[1]}" if pos else "", f"{gpus:g}" if gpus else "", why,
+                   clean(spec.get("queueName") or "", 63), flavors, str(prio), age),
+            sort=(ns, name, state, pos[0] if pos else 0, gpus, why, spec.get("queueName") or "", flavors, prio,
+                  age_s),
             status=_STATUS.get(state, ""), labels=labels, namespace=ns, name=name)
 
 

@@ -93,5 +93,5 @@ async def test_a_name_the_server_does_not_serve_says_so(demo_cluster):
         await until(pilot, lambda: app.discovery is not None and app.discovery.read_at > 0, what="discovery")
         app.run_command("nosuchthings")
         await until(pilot, lambda: any("unknown command" in str(n.message) and "nosuchthings" in str(n.message)
-                                       for n in app._notifications), what="the warning")
+                                       for n in app._notifications), what="the warning", timeout=60)
         assert app.current.id == "pods"
