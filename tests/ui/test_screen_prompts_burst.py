@@ -172,3 +172,17 @@ async def test_text_typed_right_after_tab_lands_in_the_next_field(tmp_path):
         assert screen.query_one("#f-name").value == "my-run"
         assert screen.query_one("#f-image").value.endswith("busybox")
         assert app.focused is screen.query_one("#f-image")
+
+
+async def test_a_second_search_starts_empty_and_up_brings_the_last_back():
+    app = recorded_app("pods")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await log_screen(pilot)
+        burst(app, "/loss\r/lr\r")
+        await settle(pilot)
+        assert screen.view.search_text == "lr"
+        burst(app, "/")
+        app.post_message(events.Key("up", None))
+        app.post_message(events.Key("up", None))
+        await settle(pilot)
+        assert screen.query_one("#logs-prompt", TextPrompt).value == "loss"

@@ -468,7 +468,9 @@ class LogScreen(Screen):
         self._start()
 
     def action_search(self) -> None:
-        self._open_prompt("search", "/", "text (case-insensitive unless it has capitals)", self.view.search_text)
+        # Empty, as in less and vim: what is typed right after `/` is the search, not an addition
+        # to the last one (↑ brings that back).
+        self._open_prompt("search", "/", "text (case-insensitive unless it has capitals; ↑ the last ones)")
 
     def action_save(self) -> None:
         targets = self._current_targets()
