@@ -534,6 +534,22 @@ class CockpitApp(ClusterActions, App):
         self._show(self.views[pane])
         self._catch_up_gpu()
         self._ensure_feed(self.views[pane])
+        if pane == "gpu" and self.hub:
+            for kind in registry.kinds().values():
+                if kind.adds_to_gpu_pane:
+                    self.hub.ensure(kind)
+
+    def _gpu_pane_notes(self) -> list[str]:
+        """Lines kinds add under the GPU totals (Kueue: each team's GPU quota beside allocation)."""
+        if self.hub is None:
+            return []
+        out = []
+        for kind in registry.kinds().values():
+            feed = self.hub.feeds.get(kind.id)
+            line = kind.gpu_pane_note(feed.objects() if feed is not None else []) if kind.adds_to_gpu_pane else ""
+            if line:
+                out.append(line)
+        return out
 
     def _ensure_feed(self, view: View | None) -> None:
         if self.hub and view is not None and view.feed_id:
@@ -720,6 +736,8 @@ class CockpitApp(ClusterActions, App):
             bar.append("  " + (self._gpu_totals or ""))
             if self.hub and not self.hub.gpu.pods_known:
                 bar.append("  allocation unknown: pods cannot be listed", "bold")
+            for line in self._gpu_pane_notes():
+                bar.append("\n" + line)
         self._set_bar("#panebar", bar)
         self._update_placeholder()
 

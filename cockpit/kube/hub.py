@@ -131,6 +131,11 @@ class KindFeed(Sink):
             item = self.items.get(key)
             return item.obj if item else None
 
+    def objects(self) -> list[dict]:
+        """The kept objects (kinds that keep them)."""
+        with self.lock:
+            return [i.obj for i in self.items.values() if i.obj is not None]
+
 
 class GpuState:
     """Nodes' GPU pools and the pods holding them, maintained from watch events."""

@@ -150,6 +150,13 @@ class Kind:
         """Keys whose rows read differently because of another feed (a PVC's users)."""
         return ()
 
+    # A line under the GPU pane's totals, from the kind's objects (Kueue quotas); its feed runs
+    # while the GPU pane shows.
+    adds_to_gpu_pane: bool = False
+
+    def gpu_pane_note(self, objects: list[dict]) -> str:
+        return ""
+
     # -- the UI thread ---------------------------------------------------------------------------------
     def supports(self, action: str) -> bool:
         if action == "delete":

@@ -33,6 +33,24 @@ class ClusterQueues(Kind):
     rebuild_as_time_passes = False
     not_served = _kueue.NOT_INSTALLED
 
+    adds_to_gpu_pane = True
+
+    def gpu_pane_note(self, objects):
+        """"Kueue quota: team-nlp 6/20 (+2 borrowed) · team-vision 4/10": GPUs each team's
+        queue holds against its quota."""
+        from cockpit.kube.gpu import DEFAULT_GPU_PREFIXES, DEFAULT_GPU_RESOURCES
+
+        parts = []
+        for cq in sorted(objects, key=lambda o: (o.get("metadata") or {}).get("name", "")):
+            quotas = _kueue.gpu_quotas(cq, DEFAULT_GPU_RESOURCES, DEFAULT_GPU_PREFIXES)
+            if not quotas:
+                continue
+            used, nominal = sum(q.used for q in quotas), sum(q.nominal for q in quotas)
+            borrowed = sum(q.borrowed for q in quotas)
+            name = clean((cq.get("metadata") or {}).get("name"), 40)
+            parts.append(f"{name} {used:g}/{nominal:g}" + (f" (+{borrowed:g} borrowed)" if borrowed else ""))
+        return "Kueue GPU quota: " + " · ".join(parts) if parts else ""
+
     def build(self, obj, hub):
         _, name, labels = _meta(obj)
         quotas = _kueue.gpu_quotas(obj, hub.gpu.index.names, hub.gpu.index.prefixes)
