@@ -467,14 +467,16 @@ class CrdWatch(Sink):
         return out + [f"{plural}.{group}" for group, plural in deleted]
 
     def _run(self) -> None:
+        retry = 0.0  # after a failed read: try again this soon (doubling to 30 s)
         while not self._stop.is_set():
-            woke = self._wake.wait(self.POLL if self._polling else None)
+            woke = self._wake.wait(retry or (self.POLL if self._polling else None))
             if self._stop.is_set():
                 return
             self._wake.clear()
             if woke:
                 self._stop.wait(self.SETTLE)
-            changed = self._reread(if_changed=self._polling and not woke)
+            changed = self._reread(if_changed=self._polling and not woke and not retry)
+            retry = min(max(retry * 2, 1.0), 30.0) if self.error else 0.0
             delay = 0.25
             for _ in range(self.RETRIES):
                 if self._stop.is_set() or self._polling or not self.missing():
