@@ -280,8 +280,34 @@ def check_gpu_products(manifests: list[dict], api_client: Any, notes: list[str])
                          "it waits until one takes pods")
 
 
+QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
+KUEUE_API = "kueue.x-k8s.io/v1beta2"
+
+
+def check_queue(api_client: Any, namespace: str, queue: str, manifests: list[dict]) -> None:
+    """`--queue`: the namespace's LocalQueue must exist, and the preset must make a Job (what
+    Kueue's batch/job integration manages). GETs only."""
+    if not any(m.get("kind") == "Job" for m in manifests):
+        kinds = ", ".join(sorted({m.get("kind", "?") for m in manifests if m.get("kind") in _WORKLOAD_KINDS}))
+        raise LaunchError(f"--queue: Kueue queues Jobs; this preset makes {kinds or 'no workload'}")
+    try:
+        info = discover(api_client, KUEUE_API, "LocalQueue")
+    except LaunchError:
+        raise LaunchError("--queue: Kueue is not installed on this cluster (no LocalQueue kind)") from None
+    try:
+        found = _get(api_client, info, namespace, queue)
+    except LaunchError:
+        raise
+    except Exception as e:  # noqa: BLE001
+        raise LaunchError(f"cannot read LocalQueue {namespace}/{queue}: {_api_error_text(e)}") from None
+    if found is None:
+        listing = _call(api_client, "GET", info.collection(namespace)).get("items") or []
+        names = ", ".join(sorted((q.get("metadata") or {}).get("name", "") for q in listing)) or "none"
+        raise LaunchError(f"--queue: no LocalQueue {queue} in namespace {namespace} (queues there: {names})")
+
+
 def plan(preset: Preset, values: Mapping[str, Any], namespace: str, api_client: Any, *,
-         read_only: bool = False, now: dt.datetime | None = None) -> LaunchPlan:
+         read_only: bool = False, now: dt.datetime | None = None, queue: str = "") -> LaunchPlan:
     """Render `preset` and find out, with GETs only, what must be created.
 
     Raises ParameterError (bad values), PresetError (broken template) or LaunchError (a kind the
@@ -292,6 +318,12 @@ def plan(preset: Preset, values: Mapping[str, Any], namespace: str, api_client: 
     objects: list[PlannedObject] = []
     notes: list[str] = []
     check_gpu_products(manifests, api_client, notes)
+    if queue:
+        check_queue(api_client, namespace, queue, manifests)
+        for m in manifests:
+            if m.get("kind") == "Job":  # Kueue's webhook suspends it until the queue admits it
+                m.setdefault("metadata", {}).setdefault("labels", {})[QUEUE_LABEL] = queue
+                notes.append(f"submitted through Kueue queue {queue}: it runs when the queue admits it")
     ns_info = discover(api_client, "v1", "Namespace")
     try:
         ns_obj = _get(api_client, ns_info, None, namespace)

@@ -185,6 +185,7 @@ def launch_parser() -> argparse.ArgumentParser:
     p.add_argument("--registry", metavar="URL", help="registry the built image is pushed to (host[:port][/path])")
     p.add_argument("--repository", metavar="REPO", help="repository in the registry (default: NAMESPACE/DIRNAME)")
     p.add_argument("--dry-run", action="store_true", help="server-side dry run only; build and push nothing")
+    p.add_argument("--queue", metavar="Q", default="", help="submit through this Kueue LocalQueue of the namespace")
     p.add_argument("--wait", action="store_true", help="follow the workload until it finishes")
     p.add_argument("--timeout", type=float, metavar="SECONDS", help="with --wait: give up after this long")
     p.add_argument("-n", "--namespace", help="namespace (created when missing; default: the context's)")
@@ -361,7 +362,7 @@ def _launch(args: argparse.Namespace, script_args: list[str] | None) -> int:
         raise ParameterError(errors)
     api, default_ns = kube_client(args.kubeconfig, args.context, read_only=bool(refusal))
     namespace = args.namespace or default_ns
-    first = plan(preset, {**values, **placeholder}, namespace, api, read_only=bool(refusal))
+    first = plan(preset, {**values, **placeholder}, namespace, api, read_only=bool(refusal), queue=args.queue)
 
     if args.dry_run:
         for line in first.lines():
@@ -396,7 +397,7 @@ def _launch(args: argparse.Namespace, script_args: list[str] | None) -> int:
                             on_output=lambda line: _say(f"  {line}", file=sys.stderr), on_progress=progress)
         _say(f"image {built.reference}" + ("" if built.pushed else " (unchanged; not pushed again)"))
         values["image"] = built.reference
-        final = plan(preset, values, namespace, api)
+        final = plan(preset, values, namespace, api, queue=args.queue)
     else:
         final = first
 
