@@ -51,7 +51,9 @@ class Prompt(Input):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         # Shown in the footer while a prompt is open: what a person can do here, and nothing else.
-        Binding("enter", "submit", "Run", id="prompt.submit"),
+        # ctrl+j too: keys typed while the cockpit starts reach it through the terminal's cooked
+        # mode, which turns Enter into a newline (`:jobs⏎` typed right after `cockpit`).
+        Binding("enter,ctrl+j", "submit", "Run", id="prompt.submit"),
         Binding("escape", "cancel", "Cancel", id="prompt.cancel"),
         Binding("tab", "complete", "Complete", id="prompt.complete"),
         Binding("up", "history(-1)", "History", id="prompt.history_back", key_display="↑↓"),
