@@ -13,7 +13,7 @@ from cockpit.kube.model import Column, Row
 from cockpit.kube.rows import parse_time
 from cockpit.kube.text import clean
 
-USER_LABEL = "gpu-cockpit.io/user"  # set by the presets: who launched it
+USER_LABEL = "gpu-cockpit.io/user"  # set on what the cockpit launches (launch/apply.py): who launched it
 
 GPU_HOURS_COLUMNS = (
     Column("BY", 9),
@@ -93,7 +93,8 @@ def gpu_hours_rows(held: dict[str, Holding], now: float, product_of: Callable[[s
     out = []
     for (by, name), (gpus, hours, known, idle_h, pods) in groups.items():
         idle = f"{100 * idle_h / known:.0f}%" if known else "-"
-        out.append(Row(key=f"{by}|{name}", cells=(by, name, f"{gpus:g}", f"{hours:,.1f}", idle, str(int(pods))),
+        # The key orders the default view: products, namespaces, users, then the many owners.
+        out.append(Row(key=f"{order.get(by, 9)}:{by}|{name}", cells=(by, name, f"{gpus:g}", f"{hours:,.1f}", idle, str(int(pods))),
                        sort=(order.get(by, 9), name, gpus, hours, idle_h / known if known else -1, pods),
                        status="warn" if known and idle_h / known >= 0.5 else "", name=name))
     return out

@@ -280,6 +280,40 @@ def check_gpu_products(manifests: list[dict], api_client: Any, notes: list[str])
                          "it waits until one takes pods")
 
 
+USER_LABEL = "gpu-cockpit.io/user"  # who launched it: GPU-hours per user read it off the pods
+
+
+def launching_user() -> str:
+    """The local login as a label value ([a-z0-9._-], at most 63), or "" when there is none."""
+    import getpass
+    import re
+
+    try:
+        name = getpass.getuser()
+    except Exception:  # noqa: BLE001 - no login name (a container without passwd entry)
+        return ""
+    value = re.sub(r"[^A-Za-z0-9._-]", "-", name)[:63].strip("-._")
+    return value
+
+
+def _label_pods(manifest: dict, key: str, value: str) -> None:
+    """The label on the workload and on the pods it makes (Job/Deployment templates, a Pod,
+    a Workflow's podMetadata)."""
+    manifest.setdefault("metadata", {}).setdefault("labels", {})[key] = value
+    spec = manifest.get("spec")
+    if not isinstance(spec, dict):
+        return
+    template = spec.get("template")
+    if isinstance(template, dict):
+        meta = template.setdefault("metadata", {}) or {}
+        template["metadata"] = meta
+        (meta.setdefault("labels", {}) or {})[key] = value
+    if manifest.get("kind") == "Workflow":
+        pod_meta = spec.setdefault("podMetadata", {}) or {}
+        spec["podMetadata"] = pod_meta
+        (pod_meta.setdefault("labels", {}) or {})[key] = value
+
+
 QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
 KUEUE_API = "kueue.x-k8s.io/v1beta2"
 
@@ -383,11 +417,14 @@ def plan(preset: Preset, values: Mapping[str, Any], namespace: str, api_client: 
         objects.append(obj)
     read_only = read_only or bool(getattr(api_client, "read_only", False))
     launch_id = uuid.uuid4().hex[:16]
+    user = launching_user()
     for obj in objects:
         if obj.action in (CREATE, ENSURE):
             labels = obj.manifest.setdefault("metadata", {}).setdefault("labels", {}) or {}
             labels[LAUNCH_ID_LABEL] = launch_id
             obj.manifest["metadata"]["labels"] = labels
+        if obj.action == CREATE and user and obj.manifest.get("kind") in _WORKLOAD_KINDS:
+            _label_pods(obj.manifest, USER_LABEL, user)
     return LaunchPlan(preset.name, namespace, context, objects, api_client, read_only, notes, launch_id)
 
 

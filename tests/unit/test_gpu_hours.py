@@ -21,7 +21,8 @@ def pod(name, ns="team-nlp", gpus=2, phase="Running", started=NOW - 7200, owner=
 
 
 def rows_by_key(held, idle=lambda key: None):
-    return {r.key: r for r in gpu_hours_rows(held, NOW, lambda node: "A100" if "a100" in node else "T4", idle)}
+    return {f"{r.cells[0]}|{r.cells[1]}": r
+            for r in gpu_hours_rows(held, NOW, lambda node: "A100" if "a100" in node else "T4", idle)}
 
 
 def test_hours_add_up_per_group_and_only_running_gpu_pods_count():
@@ -38,6 +39,9 @@ def test_hours_add_up_per_group_and_only_running_gpu_pods_count():
     assert rows["user|alice"].cells[2:4] == ("2", "4.0")
     assert rows["product|A100"].cells[3] == "6.0" and rows["product|T4"].cells[3] == "2.0"
     assert not any("|team-nlp/d" in k or "/e" in k for k in rows)
+    keys = sorted(r.key for r in gpu_hours_rows(h.snapshot(), NOW, lambda node: "A100", lambda key: None))
+    assert [k.split(":", 1)[1].split("|")[0] for k in keys][:2] == ["product", "namespace"]
+    assert keys[-1].split(":", 1)[1].startswith("owner|")
     h.pod_seen(pod("a", phase="Succeeded"))  # done: no longer held
     assert rows_by_key(h.snapshot())["namespace|team-nlp"].cells[2] == "4"
 
