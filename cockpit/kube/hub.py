@@ -131,6 +131,13 @@ class KindFeed(Sink):
             item = self.items.get(key)
             return item.obj if item else None
 
+    def columns(self, definitions) -> None:
+        """A table-mode informer read the server's column definitions (even for an empty list):
+        the kind learns its columns before any row arrives."""
+        seen = getattr(self.kind, "columns_seen", None)
+        if seen is not None:
+            seen(definitions)
+
     def objects(self) -> list[dict]:
         """The kept objects (kinds that keep them)."""
         with self.lock:
