@@ -80,7 +80,7 @@ class CockpitApp(ClusterActions, App):
         Binding("l", "logs", "Logs", id="app.logs"),
         Binding("d", "describe", "Describe", id="app.describe"),
         Binding("y", "yaml", "YAML", id="app.yaml"),
-        Binding("J", "owner", "Owner", id="app.owner", key_display="shift+j"),
+        Binding("J", "owner", "Owner", id="app.owner", key_display="shift+j", show=False),
         Binding("ctrl+a", "api_resources", "API resources", id="app.api_resources", show=False),
         Binding("q", "quit", "Quit", id="app.quit"),
         # Actions that change the cluster: hidden and refused in read-only mode.
@@ -206,6 +206,8 @@ class CockpitApp(ClusterActions, App):
                                               kind_id=kind.id)
             if kind.namespaced:
                 view.store.set_scope(self.namespace)
+            if kind.default_sort is not None:
+                view.store.set_sort(*kind.default_sort)
         return view
 
     def _add_all_namespaces_row(self) -> None:
@@ -1127,6 +1129,10 @@ class CockpitApp(ClusterActions, App):
         index = self.current.store.index(key)
         if index is not None:
             self.table.move_cursor(index)
+
+    def open_by_name(self, name: str) -> None:
+        """Open the pane of whatever the server serves as `name` (Enter on a CRD)."""
+        self._open_by_name(name, name)
 
     def show_kind(self, kind) -> None:
         """Show a kind's pane, making it first if the kind is new (a CRD found by discovery)."""

@@ -34,7 +34,43 @@ def _scrub(obj):
     return obj
 
 
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+
+
+def hide_secret_values(obj: dict) -> dict:
+    """A Secret with its values replaced by their sizes (`data`, `stringData`, and the
+    last-applied annotation `kubectl apply` leaves, which holds them in plain text). Describe and
+    YAML show this; only the reveal key (`v`, refused in read-only mode) shows values."""
+    if obj.get("kind") != "Secret":
+        return obj
+    import base64
+    import binascii
+
+    def size(field: str, value: object) -> str:
+        text = str(value or "")
+        if field == "data":
+            try:
+                return f"{len(base64.b64decode(text, validate=True))} bytes"
+            except (binascii.Error, ValueError):
+                return "not valid base64"
+        return f"{len(text.encode())} bytes"
+
+    out = dict(obj)
+    for field in ("data", "stringData"):
+        values = obj.get(field)
+        if isinstance(values, dict):
+            out[field] = {k: f"<hidden: {size(field, v)}; v reveals>" for k, v in values.items()}
+    meta = dict(obj.get("metadata") or {})
+    annotations = dict(meta.get("annotations") or {})
+    if LAST_APPLIED in annotations:
+        annotations[LAST_APPLIED] = "<hidden: it holds the Secret's values>"
+        meta["annotations"] = annotations
+        out["metadata"] = meta
+    return out
+
+
 def as_yaml(obj: dict) -> str:
+    obj = hide_secret_values(obj)
     meta = dict(obj.get("metadata") or {})
     meta.pop("managedFields", None)
     obj = {**obj, "metadata": meta}
@@ -56,6 +92,7 @@ def event_age(e: dict, now: float | None = None) -> str:
 def describe_text(obj: dict, events: list[dict], now: float | None = None,
                   owner_chain: list[str] | None = None) -> str:
     """A kubectl-describe-like summary: identity, labels, status conditions, the spec, events."""
+    obj = hide_secret_values(obj)
     meta = obj.get("metadata") or {}
     lines = [f"Name:         {clean(meta.get('name'))}"]
     if meta.get("namespace"):

@@ -91,6 +91,8 @@ class Kind:
     pane_order: int | None = None
     # Shown by `?` and the `:` hint.
     help: str = ""
+    # The order the pane opens in: (column index, reversed); None: by namespace and name.
+    default_sort: tuple[int, bool] | None = None
     # What an empty pane says when the server does not serve the kind (its CRDs are missing).
     not_served: str = ""
     deletable: bool = True

@@ -74,8 +74,13 @@ class Crds(Kind):
     keep_objects = False
     rebuild_as_time_passes = False
 
+    opens = True  # Enter: the objects of that kind, with the server's columns
+
     def build(self, obj, hub):
         return crd_row(obj, hub.clock())
+
+    def open(self, nav, row):
+        nav.open_by_name(row.name)  # "plural.group", which discovery resolves
 
 
 KIND = Crds()

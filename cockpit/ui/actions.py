@@ -79,7 +79,8 @@ class ClusterActions:
             return
         if self.read_only:
             event.stop()
-            self.notify("read-only: this cockpit changes nothing in the cluster", severity="warning", timeout=3)
+            self.notify("read-only: values are not revealed" if action == "reveal" else
+                        "read-only: this cockpit changes nothing in the cluster", severity="warning", timeout=3)
             return
         why = self._forbidden(action)
         if why:

@@ -242,3 +242,22 @@ def test_every_kind_has_an_age_like_column_and_names(kind_id):
     assert "AGE" in titles or "LAST SEEN" in titles
     assert ("NAMESPACE" in titles) == kind.namespaced
     assert kind.help
+
+
+def test_describe_and_yaml_of_a_secret_show_no_value():
+    from cockpit.kube import describe
+
+    secret = {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+              "metadata": {"name": "s3", "namespace": "team-nlp", "annotations": {
+                  describe.LAST_APPLIED: '{"stringData":{"token":"applied-sup3r-secret"}}', "team": "nlp"}},
+              "data": {"AWS_SECRET_ACCESS_KEY": "aHVudGVyMi1zM2NyM3Q="}, "stringData": {"token": "plain-secret"}}
+    for text in (describe.as_yaml(secret), describe.describe_text(secret, [])):
+        for value in ("aHVudGVyMi1zM2NyM3Q=", "applied-sup3r-secret", "plain-secret"):
+            assert value not in text
+        assert "AWS_SECRET_ACCESS_KEY" in text or "Secret" in text
+    assert "AWS_SECRET_ACCESS_KEY: '<hidden: 14 bytes; v reveals>'" in describe.as_yaml(secret)
+    assert "token: '<hidden: 12 bytes; v reveals>'" in describe.as_yaml(secret)
+    assert "team: nlp" in describe.as_yaml(secret)
+    # Other kinds are shown as they are.
+    cm = {"kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"k": "visible"}}
+    assert "visible" in describe.as_yaml(cm)
