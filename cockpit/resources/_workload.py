@@ -14,6 +14,7 @@ from cockpit.kube.gpu import gpu_requests
 from cockpit.kube.model import Row
 from cockpit.kube.selector import Requirement, Selector
 from cockpit.kube.store import RowStore
+from cockpit.resources.base import KindAction
 
 # A LabelSelector's matchExpressions operators, as the label-selector grammar spells them.
 _OPS = {"In": "in", "NotIn": "notin", "Exists": "exists", "DoesNotExist": "!"}
@@ -102,3 +103,20 @@ def open_pods(nav, view_id: str, title: str, namespace: str, selector: Selector 
         nav.notify("no pod selector: its pods cannot be told apart", severity="warning", timeout=4)
     nav.push_view(View(view_id, title, registry.get("pods").columns, RowStore(), rows_fn=pod_rows,
                        depends_on=("pods",), kind_id="pods"))
+
+
+def scale_action(resource) -> KindAction:
+    """shift+s: asks the replica count, then patches spec.replicas."""
+    from cockpit.kube import actions
+
+    return KindAction("scale", lambda api, ns, name, n: actions.scale(api, resource, ns, name, n), "patch",
+                      ask="Replicas", done="scaled")
+
+
+def restart_action(resource, effect: str) -> KindAction:
+    """R: a rollout restart (the restartedAt template annotation), after asking; `effect` says
+    how the pods are replaced."""
+    from cockpit.kube import actions
+
+    return KindAction("retry", lambda api, ns, name: actions.rollout_restart(api, resource, ns, name), "patch",
+                      confirm=("restart", effect), done="restarted")

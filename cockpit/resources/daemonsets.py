@@ -6,12 +6,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from cockpit.kube import actions
 from cockpit.kube.model import Column, Row
 from cockpit.kube.rows import _age, _int, _key, _meta
 from cockpit.kube.text import clean
 from cockpit.resources import _workload
-from cockpit.resources.base import Kind, KindAction
+from cockpit.resources.base import Kind
 
 DAEMONSET_COLUMNS: tuple[Column, ...] = (
     Column("NAMESPACE", 16, priority=2, min_width=11),
@@ -56,11 +55,8 @@ class DaemonSets(Kind):
     opens = True
 
     def __init__(self):
-        resource = self.resource
         self.actions = {
-            "retry": KindAction("retry", lambda api, ns, name: actions.rollout_restart(api, resource, ns, name),
-                                "patch", confirm=("restart", "Pods are replaced node by node with new ones."),
-                                done="restarted"),
+            "retry": _workload.restart_action(self.resource, "Pods are replaced node by node with new ones."),
         }
 
     def build(self, obj, hub):

@@ -7,13 +7,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from cockpit.kube import actions
 from cockpit.kube.gpu import DEFAULT_GPU_PREFIXES, DEFAULT_GPU_RESOURCES
 from cockpit.kube.model import Column, Row
 from cockpit.kube.rows import NO_VALUE, _age, _int, _key, _meta, fmt_gpus
 from cockpit.kube.store import RowStore
 from cockpit.resources import _workload
-from cockpit.resources.base import Kind, KindAction
+from cockpit.resources.base import Kind
 
 DEPLOYMENT_COLUMNS: tuple[Column, ...] = (
     Column("NAMESPACE", 16, priority=2, min_width=11),
@@ -57,13 +56,9 @@ class Deployments(Kind):
     opens = True
 
     def __init__(self):
-        resource = self.resource
         self.actions = {
-            "scale": KindAction("scale", lambda api, ns, name, n: actions.scale(api, resource, ns, name, n),
-                                "patch", ask="Replicas", done="scaled"),
-            "retry": KindAction("retry", lambda api, ns, name: actions.rollout_restart(api, resource, ns, name),
-                                "patch", confirm=("restart", "Pods are replaced one by one with new ones."),
-                                done="restarted"),
+            "scale": _workload.scale_action(self.resource),
+            "retry": _workload.restart_action(self.resource, "Pods are replaced one by one with new ones."),
         }
 
     def build(self, obj, hub):
