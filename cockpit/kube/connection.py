@@ -306,10 +306,10 @@ def guard_read_only(api, read_only: bool) -> None:
 
 
 def request(api, method: str, path: str, *, query=None, body=None, accept: str = "application/json",
-            content_type: str | None = None, timeout: float | tuple = (5, 30)):
+            content_type: str | None = None, timeout: float | tuple = (5, 30), headers: dict | None = None):
     """The one way the cockpit sends a request: the raw response, unread (`.data` or
     `.stream()`; release it). Through `api.call_api`, so the read-only guard sees it."""
-    headers = {"Accept": accept}
+    headers = {**(headers or {}), "Accept": accept}
     if content_type:
         headers["Content-Type"] = content_type
     elif body is not None:

@@ -27,6 +27,7 @@ from typing import Any
 import orjson
 
 from cockpit.kube.text import clean
+from cockpit.kube.connection import request
 
 __all__ = [
     "DEFAULT_PORT",
@@ -334,10 +335,8 @@ def find_exporters(pods: Iterable[Any]) -> list[Exporter]:
 def list_exporters(api, timeout: float = 10.0) -> list[Exporter]:
     """Exporter pods in every namespace (raises ApiException, e.g. 403 without `list pods`)."""
     for key, value in EXPORTER_SELECTORS:
-        resp = api.call_api("/api/v1/pods", "GET", query_params=[("labelSelector", f"{key}={value}")],
-                            header_params={"Accept": "application/json"}, auth_settings=["BearerToken"],
-                            _preload_content=False, _request_timeout=(5, timeout),
-                            _return_http_data_only=True)
+        resp = request(api, "GET", "/api/v1/pods", query=[("labelSelector", f"{key}={value}")],
+                       timeout=(5, timeout))
         try:
             items = orjson.loads(resp.data).get("items") or []
         finally:
@@ -368,10 +367,8 @@ def _error_text(e: BaseException) -> str:
 
 
 def _read_proxy(api, namespace: str, pod: str, port: int, path: str, timeout: float) -> str:
-    resp = api.call_api(f"/api/v1/namespaces/{namespace}/pods/{pod}:{port}/proxy{path}", "GET",
-                        header_params={"Accept": "text/plain"}, auth_settings=["BearerToken"],
-                        _preload_content=False, _request_timeout=(min(5.0, timeout), timeout),
-                        _return_http_data_only=True)
+    resp = request(api, "GET", f"/api/v1/namespaces/{namespace}/pods/{pod}:{port}/proxy{path}",
+                   accept="text/plain", timeout=(min(5.0, timeout), timeout))
     try:
         data = resp.read(MAX_BODY_BYTES + 1) if hasattr(resp, "read") else resp.data
     finally:
@@ -443,14 +440,9 @@ def _handshake_client(api):
     in place for good, and every later plain request of that client then fails. The scraper
     opens several forwards at once, beside the app's own use of `api`: each gets a fresh client
     sharing `api`'s configuration (credentials, TLS, token refresh)."""
-    from kubernetes import client
+    from cockpit.kube.connection import clone_api
 
-    from cockpit.kube.connection import guard_read_only
-
-    fresh = client.ApiClient(api.configuration)
-    fresh.user_agent = getattr(api, "user_agent", fresh.user_agent)
-    guard_read_only(fresh, bool(getattr(api, "read_only", False)))
-    return fresh
+    return clone_api(api)
 
 
 def _open_portforward(api, namespace: str, pod: str, port: int, timeout: float):

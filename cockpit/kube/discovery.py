@@ -121,12 +121,10 @@ class Discovery:
         return self._install(found)
 
     def _get(self, path: str, accept: str, etag: str = ""):
-        headers = {"Accept": accept}
-        if etag:
-            headers["If-None-Match"] = etag
-        return self.api.call_api(path, "GET", header_params=headers, auth_settings=["BearerToken"],
-                                 _preload_content=False, _request_timeout=(10, 30),
-                                 _return_http_data_only=True)
+        from cockpit.kube.connection import request
+
+        return request(self.api, "GET", path, accept=accept, timeout=(10, 30),
+                       headers={"If-None-Match": etag} if etag else None)
 
     def _read_aggregated(self, if_changed: bool) -> list[dict] | None:
         """The APIGroupDiscovery items of /api then /apis, or None when the server answered in

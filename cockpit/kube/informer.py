@@ -148,10 +148,10 @@ class Informer:
         return q
 
     def _get(self, query, timeout):
-        return self.api.call_api(
-            self.resource.path(self.namespace), "GET", query_params=query,
-            header_params={"Accept": TABLE if self.table else JSON}, auth_settings=["BearerToken"],
-            _preload_content=False, _request_timeout=timeout, _return_http_data_only=True)
+        from cockpit.kube.connection import request
+
+        return request(self.api, "GET", self.resource.path(self.namespace), query=query,
+                       accept=TABLE if self.table else JSON, timeout=timeout)
 
     def _list(self) -> None:
         """Page through the list; the next page is fetched while this one is parsed (the API
