@@ -24,3 +24,12 @@ def test_cluster_modules_load_without_textual():
             "cockpit.demo.cluster; bad = [m for m in sys.modules if m.startswith(('textual', 'cockpit.ui'))]; "
             "assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
+
+
+def test_every_request_goes_through_the_connection_module():
+    """One request helper (kube/connection.py) for the app, `cockpit launch`, doctor and every
+    other entry point: no module sends with call_api itself (the demo's own seeding aside)."""
+    root = Path(__file__).parents[2] / "cockpit"
+    offenders = [str(p.relative_to(root)) for p in root.rglob("*.py")
+                 if "call_api(" in p.read_text() and p.name != "connection.py" and p.parent.name != "demo"]
+    assert offenders == []
