@@ -4,56 +4,12 @@ a Workload's state and the one line that says why it waits. Pure functions on ra
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from cockpit.kube.gpu import is_gpu_resource
-from cockpit.kube.quantity import parse_quantity
 from cockpit.kube.text import clean
 
-GROUP, VERSION = "kueue.x-k8s.io", "v1beta2"
-NOT_INSTALLED = "Kueue is not installed on this cluster"
-
-
-@dataclass(frozen=True)
-class FlavorQuota:
-    flavor: str
-    resource: str
-    nominal: float
-    borrowing_limit: float | None  # None: may borrow without limit (in a cohort)
-    used: float
-    borrowed: float
-
-    @property
-    def free(self) -> float:
-        """Left of the nominal quota (borrowing aside)."""
-        return max(0.0, self.nominal - self.used)
-
-
-def _num(value: object) -> float:
-    return parse_quantity(value, 0.0) if value not in (None, "") else 0.0
-
-
-def gpu_quotas(cq: Mapping[str, Any], names: Iterable[str], prefixes: Iterable[str]) -> list[FlavorQuota]:
-    """Every (flavor, GPU resource) the queue has a quota for, with what its workloads use."""
-    names, prefixes = tuple(names), tuple(prefixes)
-    usage: dict[tuple[str, str], tuple[float, float]] = {}
-    for fu in ((cq.get("status") or {}).get("flavorsUsage") or ()):
-        for r in fu.get("resources") or ():
-            usage[(str(fu.get("name")), str(r.get("name")))] = (_num(r.get("total")), _num(r.get("borrowed")))
-    out = []
-    for group in ((cq.get("spec") or {}).get("resourceGroups") or ()):
-        for flavor in group.get("flavors") or ():
-            for r in flavor.get("resources") or ():
-                res = str(r.get("name") or "")
-                if not is_gpu_resource(res, names, prefixes):
-                    continue
-                used, borrowed = usage.get((str(flavor.get("name")), res), (0.0, 0.0))
-                limit = r.get("borrowingLimit")
-                out.append(FlavorQuota(str(flavor.get("name") or ""), res, _num(r.get("nominalQuota")),
-                                       None if limit is None else _num(limit), used, borrowed))
-    return out
-
+from cockpit.kube.kueue import GROUP, NOT_INSTALLED, VERSION, FlavorQuota, _num, gpu_quotas  # noqa: F401
 
 def _n(x: float) -> str:
     return f"{x:g}"

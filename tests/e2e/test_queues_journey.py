@@ -62,3 +62,57 @@ def test_queue_panes_say_why_a_job_waits_and_what_each_team_holds(tmux_cockpit, 
     finally:
         client.BatchV1Api(kube_admin).delete_namespaced_job(unique_name, "team-nlp", propagation_policy="Background")
 
+
+
+def test_launch_form_offers_the_namespaces_queues_with_free_quota_and_submits_through_one(tmux_cockpit, kube_admin):
+    import time
+
+    from tests.conftest import wait_for
+    from tests.e2e.test_launch_argo_tmux import RunningPods
+
+    ns = "team-vision"
+    batch = client.BatchV1Api(kube_admin)
+    custom = client.CustomObjectsApi(kube_admin)
+    running = RunningPods(kube_admin, ns, "app.kubernetes.io/name=pytorch-train")
+    before = {j.metadata.name for j in batch.list_namespaced_job(ns).items}
+    term = tmux_cockpit(f"--context cockpit-demo -n {ns}")
+    term.wait_for(r"● live", timeout=60)
+    term.keys("n")
+    term.wait_for(r"pytorch-train  PyTorch", timeout=60)
+    term.keys("End", "Up", "Enter")  # pytorch-train: the one before the last (tensorboard)
+    term.wait_for(rf"Launch pytorch-train into {ns}", timeout=60)
+    # From the namespace field back past registry, requirements, base image and directory.
+    term.keys(*["BTab"] * 5)
+    term.wait_for(r"queue\s+\S\s+no queue \(runs at once\)", timeout=30)
+    screen = ""
+    for _ in range(4):  # Enter reaches the Select once the Tabs have been taken in
+        time.sleep(2)
+        term.keys("Enter")
+        try:
+            screen = term.wait_for(r"gpu-queue → team-vision: .*free", timeout=15)
+            break
+        except AssertionError:
+            continue
+    assert re.search(r"a100-80gb \d+ free", screen), screen
+    term.keys("Down")
+    time.sleep(1)
+    term.keys("Enter")
+    term.wait_for(r"queue\s+\S\s+gpu-queue →", timeout=30)
+    term.keys("C-s")
+    term.wait_for(r"created Job", timeout=60)
+    try:
+        (name,) = wait_for(lambda: [j.metadata.name for j in batch.list_namespaced_job(
+            ns, label_selector="app.kubernetes.io/name=pytorch-train").items if j.metadata.name not in before],
+            timeout=30, what="the new Job")
+        try:
+            assert batch.read_namespaced_job(name, ns).metadata.labels["kueue.x-k8s.io/queue-name"] == "gpu-queue"
+            wait_for(lambda: _workload_of(custom, ns, name) is not None and any(
+                c["type"] == "Admitted" and c["status"] == "True"
+                for c in _workload_of(custom, ns, name)["status"].get("conditions") or ()),
+                timeout=60, what="Kueue admits it")
+            wait_for(lambda: [p for p, (_, job) in running.seen.items() if job == name], timeout=90,
+                     what="its pod Running")
+        finally:
+            batch.delete_namespaced_job(name, ns, propagation_policy="Background")
+    finally:
+        running.stop()

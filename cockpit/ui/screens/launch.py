@@ -141,6 +141,11 @@ class LaunchScreen(Screen):
             else:
                 widget = Input(default, id=f"f-{name}", placeholder=param.describe_type())
             rows.append((name, widget, clean(param.description or param.describe_type(), 200)))
+        if "Job" in self.preset.creates:
+            # Kueue: submit through one of the namespace's queues, shown with its free quota
+            # (read in a worker; until then, and without Kueue, the blank choice is all there is).
+            rows.append(("queue", Select([], prompt="no queue (runs at once)", id="f-queue", allow_blank=True),
+                         "Kueue queue to submit through: it runs when the queue admits it"))
         if "image" in self.preset.parameters:
             rows.append(("from_dir", Input("", id="f-from_dir", placeholder="directory"),
                          "build the image from this local directory (base image + requirements + code)"))
@@ -157,6 +162,32 @@ class LaunchScreen(Screen):
         # The title changes last: once it shows, the form takes keys (a Tab typed while the
         # fields mount would move focus away from the first field).
         self.query_one("#title", Static).update(Text(f"Launch {self.preset.name} into {self.namespace}"))
+        if "Job" in self.preset.creates:
+            self._load_queues(self.namespace)
+
+    @work(thread=True, group="queues", exclusive=True, exit_on_error=False)
+    def _load_queues(self, namespace: str) -> None:
+        from cockpit.kube.kueue import queue_offers
+
+        try:
+            offers, why = queue_offers(self.api, namespace)
+        except Exception as e:  # network trouble: the form works without queues
+            offers, why = [], clean(str(e), 120)
+        self.app.call_from_thread(self._show_queues, namespace, offers, why)
+
+    def _show_queues(self, namespace: str, offers: list, why: str) -> None:
+        found = self.query("#f-queue")
+        if not found or self.preset is None:
+            return
+        select = found.first()
+        select.set_options([(o.label(), o.name) for o in offers])
+        if why:
+            self.query_one("#e-queue", Static).update(Text(why))
+
+    @on(Input.Changed, "#f-namespace")
+    def _namespace_changed(self, event: Input.Changed) -> None:
+        if self.preset is not None and "Job" in self.preset.creates and event.value.strip():
+            self._load_queues(event.value.strip())
 
     def _values(self) -> tuple[str, dict[str, Any], dict[str, str]]:
         ns = self.query_one("#f-namespace", Input).value.strip() or "default"
@@ -174,6 +205,9 @@ class LaunchScreen(Screen):
             found = self.query(f"#f-{name}")
             if found:
                 local[name] = found.first().value.strip()
+        queue = self.query("#f-queue")
+        if queue and not queue.first().is_blank() and queue.first().value is not None:
+            local["queue"] = str(queue.first().value)
         return ns, raw, local
 
     def _validate(self) -> dict | None:
@@ -258,7 +292,8 @@ class LaunchScreen(Screen):
             self._cancel.clear()
             self._idle.clear()
         try:
-            p = apply.plan(self.preset, values, ns, self.api, read_only=self.read_only)
+            queue = local.get("queue", "")
+            p = apply.plan(self.preset, values, ns, self.api, read_only=self.read_only, queue=queue)
             if dry:
                 apply.dry_run(p, read_only=self.read_only)
                 say("dry run passed:\n" + "\n".join(p.lines()))
@@ -266,7 +301,7 @@ class LaunchScreen(Screen):
             if local.get("from_dir"):
                 values = dict(values)
                 values["image"] = self._build(local, ns, say)
-                p = apply.plan(self.preset, values, ns, self.api, read_only=self.read_only)
+                p = apply.plan(self.preset, values, ns, self.api, read_only=self.read_only, queue=queue)
             result = apply.create(p, read_only=self.read_only, cancel=self._cancel)
         except LaunchCancelled as e:
             self._idle.set()
