@@ -9,7 +9,6 @@ import re
 import uuid
 from datetime import UTC, datetime
 
-import pytest
 from kubernetes import client
 
 from tests.support.tmux import Tmux
@@ -68,10 +67,7 @@ def test_events_then_secrets_at_80x24(tmux_cockpit, kube_admin, unique_name):
         core.delete_namespaced_secret(secret, "team-nlp")
         core.delete_namespaced_event(unique_name, "default")
 
-    # Warnings first, newest first: the pane opens sorted by TYPE. Until the app applies a kind's
-    # default sort, the pane opens sorted by name and this part cannot hold.
-    if not sorted_by_type:
-        pytest.xfail("the app does not open a kind's pane in the kind's default_sort yet "
-                     "(cockpit/resources/events.py: Events.default_sort)")
+    # Warnings first, newest first: the pane opens sorted by TYPE (Events.default_sort).
+    assert sorted_by_type, events
     # Only a Warning seen after ours (the demo's PVC controller repeats one every ~15 s) may be above.
     assert all("Warning" in line for line in lines[FIRST_ROW:ours + 1]) and ours <= FIRST_ROW + 1, events
