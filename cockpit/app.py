@@ -1084,8 +1084,14 @@ class CockpitApp(ClusterActions, App):
                     events = describe.events_for(api, ns, name, (obj.get("metadata") or {}).get("uid", ""))
                 except ApiException:
                     events = []
+                from cockpit.kube.why import why_for
+
                 chain = [f"{k} {n}" for _, k, _, n in owner_chain(api, obj)]
-                text = describe.describe_text(obj, events, owner_chain=chain)
+                try:
+                    why = why_for(api, obj)
+                except Exception:  # noqa: BLE001 - describe shows without it
+                    why = ""
+                text = describe.describe_text(obj, events, owner_chain=chain, why_pending=why)
         except ApiException as e:
             text = f"Cannot fetch: {e.status} {clean(e.reason)}"
         except Exception as e:  # network trouble must not crash the app

@@ -90,7 +90,7 @@ def event_age(e: dict, now: float | None = None) -> str:
 
 
 def describe_text(obj: dict, events: list[dict], now: float | None = None,
-                  owner_chain: list[str] | None = None) -> str:
+                  owner_chain: list[str] | None = None, why_pending: str = "") -> str:
     """A kubectl-describe-like summary: identity, labels, status conditions, the spec, events."""
     obj = hide_secret_values(obj)
     meta = obj.get("metadata") or {}
@@ -109,6 +109,9 @@ def describe_text(obj: dict, events: list[dict], now: float | None = None,
     if owner_chain:
         # The whole way up: pod ← ReplicaSet ← Deployment (who to scale or delete, not the pod).
         lines.append("Owner Chain:  " + " ← ".join(clean(o, 120) for o in owner_chain))
+    if why_pending:
+        # Why it does not run, in one line: the scheduler's, Kueue's or storage's reason (kube/why.py).
+        lines.append(f"Why Pending:  {clean(why_pending, 400)}")
     status = obj.get("status") or {}
     if isinstance(status, dict):
         for key in ("phase", "reason", "message", "progress", "nodeName", "podIP", "startTime", "startedAt",

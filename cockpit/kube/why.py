@@ -265,3 +265,25 @@ def explain(api, namespace: str, name: str) -> tuple[str, str]:
     if pvc is not None:
         return f"PersistentVolumeClaim {namespace}/{name}", why_pvc(pvc, _list(api, STORAGE_CLASSES)) or "bound"
     return "", ""
+
+
+def why_for(api, obj: Obj) -> str:
+    """Why-pending for describe: the same reasons `cockpit why` gives, for the object shown (a
+    pod, Job, Workload or PVC); "" for other kinds and for what runs. Blocking."""
+    kind = obj.get("kind")
+    meta = obj.get("metadata") or {}
+    namespace = meta.get("namespace") or ""
+    if kind == "Pod":
+        if (obj.get("status") or {}).get("phase", "Pending") != "Pending":
+            return ""
+        return why_pod(obj, nodes=_list(api, NODES),
+                       pvcs={(p.get("metadata") or {}).get("name"): p for p in _list(api, PVCS, namespace)},
+                       storage_classes=_list(api, STORAGE_CLASSES))
+    if kind == "Job":
+        _, why = explain(api, namespace, meta.get("name", ""))
+        return "" if why in ("running (or done)", "admitted") else why
+    if kind == "Workload":
+        return why_workload(obj, _position(api, obj))
+    if kind == "PersistentVolumeClaim":
+        return why_pvc(obj, _list(api, STORAGE_CLASSES))
+    return ""
