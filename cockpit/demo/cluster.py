@@ -220,6 +220,7 @@ class DemoCluster:
         # Before anything creates a Job: Kueue's Job webhook refuses them while it is down.
         self.kueue.ensure_running()
         seeder.install_kueue_webhooks()
+        seeder.create(self.kueue.viewer_role())
         if seed:
             seeder.seed_all(log=log)
             if nodes or pods:

@@ -160,6 +160,20 @@ class KueueManager:
                 out.append(doc)
         return out
 
+    @staticmethod
+    def viewer_role() -> dict:
+        """Queues, quotas and workloads readable by whoever has `view`, as the demo does for
+        Argo: researchers see why their jobs wait. Kueue's own viewer roles aggregate to its
+        batch-user and batch-admin roles instead, which the demo's viewer is not bound to."""
+        return {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+                "metadata": {"name": "kueue-aggregate-to-view",
+                             "labels": {"rbac.authorization.k8s.io/aggregate-to-view": "true"}},
+                "rules": [{"apiGroups": ["kueue.x-k8s.io"],
+                           "resources": ["clusterqueues", "clusterqueues/status", "localqueues",
+                                         "localqueues/status", "workloads", "workloads/status", "resourceflavors",
+                                         "cohorts", "workloadpriorityclasses", "admissionchecks", "topologies"],
+                           "verbs": ["get", "list", "watch"]}]}
+
     def _url(self, path: str) -> str:
         return f"https://127.0.0.1:{self.ports()['webhook']}{path}"
 

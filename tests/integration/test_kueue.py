@@ -226,3 +226,14 @@ def test_missing_reports_the_kueue_manager_and_its_manifests(tmp_path):
         bins.crd_dir(project).mkdir(parents=True)
         (bins.crd_dir(project) / "a.yaml").write_text("{}\n")
     assert not {"kueue-manager", "kueue CRDs", "kueue webhook configurations"} & set(bins.missing())
+
+
+def test_the_viewer_reads_queues_and_workloads_but_changes_none(kube_viewer):
+    api = custom(kube_viewer)
+    names = {q["metadata"]["name"] for q in api.list_cluster_custom_object(GROUP, VERSION, "clusterqueues")["items"]}
+    assert {"team-vision", "team-nlp"} <= names
+    assert api.list_namespaced_custom_object(GROUP, VERSION, "team-nlp", "workloads")["items"]
+    assert api.list_cluster_custom_object(GROUP, VERSION, "resourceflavors")["items"]
+    with pytest.raises(ApiException) as refused:
+        api.delete_cluster_custom_object(GROUP, VERSION, "clusterqueues", "team-nlp")
+    assert refused.value.status == 403
