@@ -19,6 +19,12 @@ def test_a_command_typed_while_the_cockpit_starts_runs(tmux_cockpit):
     assert ":jobs" not in screen.splitlines()[-2], screen
 
 
+def load_preset_text(text: str):
+    from cockpit.launch.preset import parse_preset
+
+    return parse_preset(text, "pytorch-train.yaml", origin="builtin")
+
+
 def _workload_of(custom, namespace: str, job: str) -> dict | None:
     for wl in custom.list_namespaced_custom_object("kueue.x-k8s.io", "v1beta2", namespace, "workloads")["items"]:
         if any(r.get("name") == job for r in wl["metadata"].get("ownerReferences") or ()):
@@ -81,8 +87,12 @@ def test_launch_form_offers_the_namespaces_queues_with_free_quota_and_submits_th
     term.wait_for(r"pytorch-train  PyTorch", timeout=60)
     term.keys("End", "Up", "Enter")  # pytorch-train: the one before the last (tensorboard)
     term.wait_for(rf"Launch pytorch-train into {ns}", timeout=60)
-    # From the namespace field back past registry, requirements, base image and directory.
-    term.keys(*["BTab"] * 5)
+    # From the namespace field past every parameter of the preset to the queue field.
+    from cockpit.launch.library import builtin_preset_files
+
+    text = next(t for f, t in builtin_preset_files() if f.endswith("/pytorch-train.yaml"))
+    params = len(load_preset_text(text).parameters)
+    term.keys(*["Tab"] * (params + 1))
     term.wait_for(r"queue\s+\S\s+no queue \(runs at once\)", timeout=30)
     screen = ""
     for _ in range(4):  # Enter reaches the Select once the Tabs have been taken in
