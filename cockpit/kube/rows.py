@@ -175,6 +175,9 @@ POD_COLUMNS: tuple[Column, ...] = (
     Column("GPUS", 8, "right", priority=1),
     Column("NODE", 20, priority=4, cut="middle"),
     Column("AGE", 6, "right", priority=2),
+    # Why a pending pod does not run, where the terminal has room (describe and `cockpit why`
+    # add what needs other objects: node labels, claims, Kueue).
+    Column("WHY PENDING", 40, priority=5),
 )
 
 _INIT_PROGRESS = re.compile(r"Init:\d+/\d+")
@@ -302,6 +305,19 @@ def status_hint_for_pod(reason: str, ready: int, total: int) -> str:
     return ""
 
 
+def _pending_reason(pod: Obj) -> str:
+    """The scheduler's reason, shortened, for a pod it could not place (else "")."""
+    status = pod.get("status") or {}
+    if status.get("phase") != "Pending":
+        return ""
+    for cond in status.get("conditions") or ():
+        if cond.get("type") == "PodScheduled" and cond.get("status") == "False" and cond.get("message"):
+            from cockpit.kube.why import scheduler_summary
+
+            return scheduler_summary(cond["message"])
+    return ""
+
+
 def pod_row(
     pod: Obj,
     now: float,
@@ -313,10 +329,11 @@ def pod_row(
     gpus = gpu_requests(pod, names, prefixes)
     node = clean((pod.get("spec") or {}).get("nodeName", ""), 253)
     age, age_s = _age(pod, now)
+    why = _pending_reason(pod)
     return Row(
         key=_key(ns, name),
-        cells=(ns, name, f"{ready}/{total}", reason, str(restarts), fmt_gpus(gpus), node, age),
-        sort=(ns, name, (ready, total), reason, restarts, sum(gpus.values()), node, age_s),
+        cells=(ns, name, f"{ready}/{total}", reason, str(restarts), fmt_gpus(gpus), node, age, why),
+        sort=(ns, name, (ready, total), reason, restarts, sum(gpus.values()), node, age_s, why),
         status=status_hint_for_pod(reason, ready, total),
         labels=labels,
         namespace=ns,
@@ -334,6 +351,7 @@ JOB_COLUMNS: tuple[Column, ...] = (
     Column("GPUS", 8, "right", priority=1),
     Column("DURATION", 8, "right", priority=3),
     Column("AGE", 6, "right", priority=2),
+    Column("WHY PENDING", 40, priority=5),
 )
 _JOB_HINT = {"Complete": "done", "Failed": "error", "Suspended": "warn", "Running": "ok",
              "Terminating": "warn", "Pending": "pending"}  # fmt: skip
@@ -390,10 +408,15 @@ def job_row(
         )
     dur = duration_seconds(status.get("startTime"), end, now)
     age, age_s = _age(job, now)
+    why = ""
+    if state == "Suspended":
+        # Kueue holds a queued Job suspended until its queue admits it (:wl says why in detail).
+        queue = labels.get("kueue.x-k8s.io/queue-name", "")
+        why = f"waiting for Kueue queue {clean(queue, 63)} (:wl)" if queue else "suspended (spec.suspend)"
     return Row(
         key=_key(ns, name),
-        cells=(ns, name, state, done, fmt_gpus(gpus), fmt_age(dur), age),
-        sort=(ns, name, state, succeeded, sum(gpus.values()), NO_VALUE if dur is None else dur, age_s),
+        cells=(ns, name, state, done, fmt_gpus(gpus), fmt_age(dur), age, why),
+        sort=(ns, name, state, succeeded, sum(gpus.values()), NO_VALUE if dur is None else dur, age_s, why),
         status=_JOB_HINT.get(state, ""),
         labels=labels,
         namespace=ns,

@@ -94,6 +94,7 @@ def test_pod_row_cells() -> None:
         "2",
         "gpu-node-1",
         "125m",
+        "",  # running: nothing pending
     )
     assert row.key == "team-vision/train-resnet-7x2kq"
     assert (row.namespace, row.name) == ("team-vision", "train-resnet-7x2kq")
@@ -134,10 +135,11 @@ def test_pod_rows_sort_numerically() -> None:
 def test_job_rows() -> None:
     jobs = load("jobs.yaml")
     cells = {n: rows.job_row(j, NOW).cells for n, j in jobs.items()}
-    assert cells["train-resnet"][2:] == ("Running", "0/1", "2", "125m", "125m")
+    assert cells["train-resnet"][2:] == ("Running", "0/1", "2", "125m", "125m", "")
     assert cells["sweep-workers"][2:6] == ("Complete", "8/8", "4", "150m")  # 4 in parallel x 1 GPU
     assert cells["tokenize"][2:6] == ("Failed", "0/1", "-", "20m")
     assert cells["nightly-eval"][2:5] == ("Suspended", "0/1 of 2", "2×mig-1g.10gb")
+    assert cells["nightly-eval"][7] == "suspended (spec.suspend)"
     assert rows.job_row(jobs["tokenize"], NOW).status == "error"
 
 
@@ -285,3 +287,10 @@ def test_job_whose_pods_are_not_ready_is_pending_not_running() -> None:
     assert rows.job_row(job, NOW).cells[2] == "Running"  # ready 1
     without_ready = {**job, "status": {k: v for k, v in job["status"].items() if k != "ready"}}
     assert rows.job_row(without_ready, NOW).cells[2] == "Running"  # no count: no claim
+
+
+def test_a_pod_the_scheduler_could_not_place_says_why_in_its_row():
+    row = rows.pod_row(PODS["train-llm-big-q8z2w"], NOW)
+    assert row.cells[3] == "Unschedulable"
+    assert row.cells[8].startswith("no node fits") or "Insufficient" in row.cells[8]
+    assert "preemption" not in row.cells[8]

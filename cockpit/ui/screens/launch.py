@@ -169,6 +169,8 @@ class LaunchScreen(Screen):
     def _load_queues(self, namespace: str) -> None:
         from cockpit.kube.kueue import queue_offers
 
+        if self.api is None:
+            return  # not connected (a recorded session): the form offers no queue
         try:
             offers, why = queue_offers(self.api, namespace)
         except Exception as e:  # network trouble: the form works without queues
