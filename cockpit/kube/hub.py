@@ -33,6 +33,7 @@ class Kind(Protocol):
     age_column: int | None
 
     def build(self, obj: dict, hub: ClusterHub) -> Row: ...
+    def kept(self, obj: dict) -> dict: ...
     def seen(self, obj: dict, hub: ClusterHub) -> None: ...
     def gone(self, key: str, hub: ClusterHub) -> None: ...
     def reset(self, gone: set[str], hub: ClusterHub) -> None: ...
@@ -300,12 +301,13 @@ class ClusterHub:
         """In the informer thread: the kind keeps its derived state (GPU allocation, claim
         users) from its own feed, then builds the row."""
         build, seen, keep = kind.build, kind.seen, kind.keep_objects
+        kept = getattr(kind, "kept", None) or (lambda obj: obj)
 
         def t(obj: dict) -> Item:
             if primary:
                 seen(obj, self)
             created = parse_time((obj.get("metadata") or {}).get("creationTimestamp"))
-            return Item(build(obj, self), created, _slim(obj) if keep else None)
+            return Item(build(obj, self), created, kept(_slim(obj)) if keep else None)
         return t
 
     def ensure(self, kind: Kind, *, namespace: str | None = None, label_selector: str = "",

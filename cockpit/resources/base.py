@@ -137,6 +137,11 @@ class Kind:
     def build(self, obj: dict, hub: ClusterHub) -> Row:
         raise NotImplementedError
 
+    def kept(self, obj: dict) -> dict:
+        """What the feed keeps of an object (kinds with `keep_objects`): by default all of it
+        but managedFields; numerous kinds keep only what their rows and drill-downs read."""
+        return obj
+
     def seen(self, obj: dict, hub: ClusterHub) -> None:
         """An object arrived on the kind's own feed (not a drill-down's): keep derived state."""
 

@@ -123,10 +123,11 @@ class Events(Kind):
     # main screen applies it where it makes a kind's pane (until then: by namespace and name).
     default_sort: tuple[int, bool] = (TYPE_COLUMN, False)
 
+    def kept(self, obj):
+        return slim_event(dict(obj))  # the most numerous objects: only what the row reads
+
     def build(self, obj, hub):
-        # The hub keeps the very dict it hands to build (minus managedFields): trimming it here
-        # is what keeps only what the row needs. A rebuild passes the trimmed dict: no-op.
-        return event_row(slim_event(obj), hub.clock())
+        return event_row(obj, hub.clock())
 
 
 KIND = Events()
