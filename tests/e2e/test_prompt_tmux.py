@@ -94,7 +94,10 @@ def test_typed_text_is_visible_above_the_footer(tmux_cockpit, size):
     assert prompt_line(screen, size[1]).strip() == ":wor"
     footer = screen.splitlines()[size[1] - 1]
     assert "Run" in footer and "Cancel" in footer and "Logs" not in footer
-    term.keys("Tab")  # completes to the common prefix of workflow/workflows
+    term.keys("Tab")  # completes to the common prefix of workflow(s) and workload(s)
+    assert prompt_line(term.wait_for(r":work\b"), size[1]).strip() == ":work"
+    term.burst("f")
+    term.keys("Tab")  # now only workflow/workflows
     assert prompt_line(term.wait_for(r":workflow"), size[1]).strip() == ":workflow"
     term.keys("Escape")
     term.burst("/nvidia")
