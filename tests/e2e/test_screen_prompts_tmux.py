@@ -94,8 +94,9 @@ def test_log_search_and_save_typed_in_one_burst_and_pasted(tmux_cockpit, kube_ad
     term.press("/")
     paste(term, OTHER)
     term.press("Enter")
-    status = status_line(term.wait_for(rf"/{OTHER}\s"))
-    assert status.rstrip().endswith(f"/{OTHER}"), status
+    # The pasted word shows in the prompt at once; the status line takes it once Enter is read.
+    status = wait_for(lambda: (lambda st: st if st.rstrip().endswith(f"/{OTHER}") else "")(
+        status_line(term.screen())), 15, interval=0.2, what=f"/{OTHER} on the status line")
     assert not re.search(r"\b(wrap|timestamps|previous)\b", status), status
 
     # `s`, ctrl+u (clears the offered name), a name full of log-view keys, Enter: one write.
