@@ -73,7 +73,7 @@ def cockpit_run(kubeconfig: str, expected: int, updates: int) -> dict:
 
     def spy(view, delta):
         original_apply(view, delta)
-        if view is app.current and sent:
+        if view is app.main.current and sent:
             for key in delta.changed_keys:
                 row = view.store.get(key)
                 value = row.labels.get("bench-tick") if row else None
@@ -85,16 +85,16 @@ def cockpit_run(kubeconfig: str, expected: int, updates: int) -> dict:
     async def drive():
         async with app.run_test(size=(160, 50)) as pilot:
             deadline = time.monotonic() + 300
-            while app.current.store.total < expected - 5 and time.monotonic() < deadline:
+            while app.main.current.store.total < expected - 5 and time.monotonic() < deadline:
                 await pilot.pause(0.01)
-            app.table.refresh()
+            app.main.table.refresh()
             await pilot.pause(0)
             result["first_paint_s"] = time.monotonic() - t_start
-            result["rows"] = app.current.store.total
+            result["rows"] = app.main.current.store.total
             cfg = client.Configuration()
             config.load_kube_config(kubeconfig, context="cockpit-demo", client_configuration=cfg)
             core = client.CoreV1Api(client.ApiClient(cfg))
-            names = [k for k in app.current.store.view() if k.startswith("bench-")][:updates]
+            names = [k for k in app.main.current.store.view() if k.startswith("bench-")][:updates]
 
             run = f"{int(time.time()) % 100000}"
 

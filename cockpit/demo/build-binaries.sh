@@ -16,6 +16,13 @@ bin="$cache/bin"
 work="$cache/src"
 mkdir -p "$bin" "$work"
 
+# One build at a time per cache: a second one (the test setup while `cockpit demo up` builds)
+# waits, then finds what the first built.
+if command -v flock >/dev/null; then
+  exec 9>"$cache/.build.lock"
+  flock 9
+fi
+
 command -v go >/dev/null || { echo "error: the Go toolchain (go) is not on PATH; install Go >= 1.26 to build the demo cluster" >&2; exit 3; }
 
 export CGO_ENABLED=0

@@ -371,6 +371,19 @@ class ClusterHub:
                 self.gpu.dirty |= set(self.gpu.nodes)
         return out
 
+    def objects_of(self, feed_id: str) -> list[dict]:
+        """The kept objects of a running feed ([] when it does not run)."""
+        feed = self.feeds.get(feed_id)
+        return feed.objects() if feed is not None else []
+
+    def keys_of(self, feed_id: str, pred: Callable[[dict], bool]) -> set[str]:
+        """Keys of a feed's kept objects that `pred` holds for."""
+        feed = self.feeds.get(feed_id)
+        if feed is None:
+            return set()
+        with feed.lock:
+            return {k for k, i in feed.items.items() if i.obj is not None and pred(i.obj)}
+
     def rebuild(self, feed_id: str, keys: Iterable[str]) -> list[Row]:
         """Rows of `keys` rebuilt from their kept objects: what they show depends on another
         feed (a node's allocation on pods, a PVC's users on pods)."""

@@ -154,6 +154,40 @@ def _pod_state(obj: Mapping[str, Any]) -> PodState:
                      bool(meta.get("deletionTimestamp")), parse_time(meta.get("creationTimestamp")) or 0.0)
 
 
+def service_ports(svc: Mapping[str, Any], pod: Any) -> list[tuple[str, int, int]]:
+    """[(port name, service port, pod port)] of a Service's TCP ports on one of its pods. A named
+    targetPort is the pod's container port of that name, as the endpoints controller reads it; a
+    port whose name the pod does not declare is left out."""
+    named = {n: p for _, n, p in ports_of(pod) if n}
+    out = []
+    for p in (svc.get("spec") or {}).get("ports") or ():
+        if not isinstance(p, Mapping) or (p.get("protocol") or "TCP") != "TCP":
+            continue
+        port = p.get("port")
+        target = p.get("targetPort", port)
+        if isinstance(target, str):
+            target = int(target) if target.isdigit() else named.get(target)
+        if isinstance(port, int) and isinstance(target, int) and 0 < target < 65536:
+            out.append((clean(p.get("name", ""), 15), port, target))
+    return out
+
+
+def endpoint_pod(pods: Iterable[Mapping[str, Any]]) -> Mapping[str, Any] | None:
+    """The pod a forward to a Service goes to: a Running one not being deleted, Ready first, then
+    the newest (kubectl picks one pod the same way, and stays on it; a forward here follows the
+    Service's selector to the next pod when that one goes)."""
+    def ready(pod: Mapping[str, Any]) -> bool:
+        return any(c.get("type") == "Ready" and c.get("status") == "True"
+                   for c in (pod.get("status") or {}).get("conditions") or ())
+
+    live = [p for p in pods if (p.get("status") or {}).get("phase") == "Running"
+            and not (p.get("metadata") or {}).get("deletionTimestamp")]
+    if not live:
+        return None
+    return max(live, key=lambda p: (ready(p), parse_time((p.get("metadata") or {}).get("creationTimestamp")) or 0.0,
+                                    (p.get("metadata") or {}).get("name", "")))
+
+
 def pick_replacement(pods: Iterable[PodState], exclude: str = "") -> str | None:
     """The newest Running pod that is not being deleted (and is not `exclude`)."""
     live = [p for p in pods if p.phase == "Running" and not p.deleting and p.name != exclude]

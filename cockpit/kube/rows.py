@@ -8,7 +8,7 @@ label keys and values to a charset without control characters.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
@@ -435,6 +435,8 @@ PVC_COLUMNS: tuple[Column, ...] = (
     Column("ACCESS-MODES", 12, priority=4),
     Column("USED-BY", 24, priority=1),
     Column("AGE", 6, "right", priority=2),
+    # Why a Pending claim binds no volume (no such StorageClass, no default, waiting for a pod).
+    Column("WHY PENDING", 40, priority=5),
 )
 _ACCESS = {"ReadWriteOnce": "RWO", "ReadOnlyMany": "ROX", "ReadWriteMany": "RWX", "ReadWriteOncePod": "RWOP"}
 _PVC_HINT = {"Bound": "ok", "Pending": "pending", "Lost": "error", "Terminating": "warn"}
@@ -464,7 +466,9 @@ def pvc_users(pods: Iterable[Obj], include_finished: bool = False) -> dict[str, 
     return users
 
 
-def pvc_row(pvc: Obj, now: float, used_by: Mapping[str, list[str]] | None = None) -> Row:
+def pvc_row(pvc: Obj, now: float, used_by: Mapping[str, list[str]] | None = None,
+            storage_classes: Callable[[], Iterable[Obj]] | None = None) -> Row:
+    """`storage_classes` gives the cluster's StorageClasses, read only for a Pending claim."""
     ns, name, labels = _meta(pvc)
     spec = pvc.get("spec") or {}
     status = pvc.get("status") or {}
@@ -478,10 +482,15 @@ def pvc_row(pvc: Obj, now: float, used_by: Mapping[str, list[str]] | None = None
     users = list((used_by or {}).get(f"{meta.get('namespace', '')}/{meta.get('name', '')}", ()))
     used = clean(",".join(users), 256) if used_by is not None else ""
     age, age_s = _age(pvc, now)
+    why = ""
+    if phase == "Pending":
+        from cockpit.kube.why import pvc_reason
+
+        why = pvc_reason(pvc, storage_classes() if storage_classes else ())
     return Row(
         key=_key(ns, name),
-        cells=(ns, name, phase, capacity, sc, access, used, age),
-        sort=(ns, name, phase, parse_quantity(raw_cap, 0.0), sc, access, len(users), age_s),
+        cells=(ns, name, phase, capacity, sc, access, used, age, why),
+        sort=(ns, name, phase, parse_quantity(raw_cap, 0.0), sc, access, len(users), age_s, why),
         status=_PVC_HINT.get(phase, ""),
         labels=labels,
         namespace=ns,

@@ -23,7 +23,9 @@ NODES = Resource("", "v1", "nodes", namespaced=False)
 STORAGE_CLASSES = Resource("storage.k8s.io", "v1", "storageclasses", namespaced=False)
 WORKLOADS = Resource("kueue.x-k8s.io", "v1beta2", "workloads")
 QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
-DEFAULT_CLASS = "storageclass.kubernetes.io/is-default-class"
+# The GA annotation, and the beta one older clusters still carry (kubectl reads both).
+DEFAULT_CLASS_ANNOTATIONS = ("storageclass.kubernetes.io/is-default-class",
+                             "storageclass.beta.kubernetes.io/is-default-class")
 
 _AVAILABLE = re.compile(r"^0/(\d+) nodes are available:\s*")
 _PREEMPTION = re.compile(r"\s*preemption:.*$", re.S)
@@ -65,24 +67,36 @@ def _selector_nobody_has(pod: Obj, nodes: Iterable[Obj]) -> str:
     return ""
 
 
-def why_pvc(pvc: Obj, storage_classes: Iterable[Obj] = ()) -> str:
+def pvc_reason(pvc: Obj, storage_classes: Iterable[Obj] = ()) -> str:
+    """Why a claim is Pending, without its name (the PVC pane's WHY PENDING), or ""."""
     phase = (pvc.get("status") or {}).get("phase") or "Pending"
     if phase != "Pending":
         return ""
-    name = (pvc.get("metadata") or {}).get("name", "")
     cls = (pvc.get("spec") or {}).get("storageClassName")
     classes = {(c.get("metadata") or {}).get("name"): c for c in storage_classes}
     if cls is None:
-        default = [n for n, c in classes.items()
-                   if ((c.get("metadata") or {}).get("annotations") or {}).get(DEFAULT_CLASS) == "true"]
+        default = [n for n, c in classes.items() if is_default_class(c)]
         if classes and not default:
-            return f"claim {clean(name, 100)} is Pending: it names no StorageClass and none is the default"
+            return "names no StorageClass and none is the default"
         cls = default[0] if default else None
     if cls and classes and cls not in classes:
-        return f"claim {clean(name, 100)} is Pending: StorageClass {clean(cls, 100)} does not exist"
+        return f"StorageClass {clean(cls, 100)} does not exist"
     if cls and (classes.get(cls) or {}).get("volumeBindingMode") == "WaitForFirstConsumer":
-        return f"claim {clean(name, 100)} waits for its first pod to be scheduled (WaitForFirstConsumer)"
-    return f"claim {clean(name, 100)} is Pending: no volume bound yet"
+        return "waits for its first pod to be scheduled (WaitForFirstConsumer)"
+    return "no volume bound yet"
+
+
+def why_pvc(pvc: Obj, storage_classes: Iterable[Obj] = ()) -> str:
+    reason = pvc_reason(pvc, storage_classes)
+    if not reason:
+        return ""
+    name = clean((pvc.get("metadata") or {}).get("name", ""), 100)
+    return f"claim {name} {reason}" if reason.startswith("waits") else f"claim {name} is Pending: {reason}"
+
+
+def is_default_class(sc: Obj) -> bool:
+    annotations = (sc.get("metadata") or {}).get("annotations") or {}
+    return any(str(annotations.get(a, "")).lower() == "true" for a in DEFAULT_CLASS_ANNOTATIONS)
 
 
 def why_pod(pod: Obj, *, nodes: Iterable[Obj] = (), pvcs: Mapping[str, Obj] | None = None,

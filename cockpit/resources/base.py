@@ -153,8 +153,14 @@ class Kind:
         for key in gone:
             self.gone(key, hub)
 
-    def rebuild_keys(self, hub: ClusterHub) -> Iterable[str]:
-        """Keys whose rows read differently because of another feed (a PVC's users)."""
+    # Feeds whose changes can change this kind's rows (a PVC's users come from pods): only
+    # when one of them changed is `rebuild_keys` asked.
+    rebuilds_on: tuple[str, ...] = ()
+    # Kinds whose feeds run while this kind's pane shows, because its rows read them.
+    companions: tuple[str, ...] = ()
+
+    def rebuild_keys(self, hub: ClusterHub, changed: set[str]) -> Iterable[str]:
+        """Keys whose rows read differently because the feeds in `changed` changed."""
         return ()
 
     # A line under the GPU pane's totals, from the kind's objects (Kueue quotas); its feed runs
@@ -187,6 +193,11 @@ class Kind:
         if a is None or not a.verb:
             return None
         return (a.verb, a.resource or self.plural, self.group if a.group is None else a.group)
+
+    def forward_offer(self, api, namespace: str, name: str):
+        """shift+f (kinds with "port_forward" in ui_actions), in a worker thread: the
+        ui.screens.portforward.ForwardOffer the dialog shows. Raises with a message to show."""
+        raise NotImplementedError
 
     opens: bool = False  # whether Enter on a row goes somewhere
 

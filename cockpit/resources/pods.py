@@ -24,6 +24,11 @@ class Pods(Kind):
                            confirm=("kill", "Pods are killed at once (grace period 0)."), done="killed"),
     }
 
+    def forward_offer(self, api, namespace, name):
+        from cockpit.ui.screens.portforward import pod_offer
+
+        return pod_offer(actions.get(api, self.resource, namespace, name))
+
     def build(self, obj, hub):
         return rows.pod_row(obj, hub.clock(), hub.gpu.index.names, hub.gpu.index.prefixes)
 

@@ -15,13 +15,18 @@ class Pvcs(Kind):
     pane_order = 6
     help = "persistent volume claims"
     type_to_confirm = True
+    rebuilds_on = ("pods", "storageclasses")
+    companions = ("storageclasses",)  # WHY PENDING names a missing class or the lack of a default
 
     def build(self, obj, hub):
         key = object_key(obj)
-        return rows.pvc_row(obj, hub.clock(), {key: hub.claims.used_by(key)})
+        return rows.pvc_row(obj, hub.clock(), {key: hub.claims.used_by(key)},
+                            lambda: hub.objects_of("storageclasses"))
 
-    def rebuild_keys(self, hub):
+    def rebuild_keys(self, hub, changed):
         dirty, _ = hub.claims.take()
+        if "storageclasses" in changed:
+            dirty = set(dirty) | hub.keys_of(self.id, lambda obj: (obj.get("status") or {}).get("phase") != "Bound")
         return dirty
 
 

@@ -74,9 +74,34 @@ class Services(Kind):
     keep_objects = True
     rebuild_as_time_passes = False
     opens = True
+    ui_actions = frozenset({"port_forward"})
 
     def build(self, obj, hub):
         return service_row(obj, hub.clock())
+
+    def forward_offer(self, api, namespace, name):
+        """shift+f on a Service: its ports, forwarded to one of the pods it selects (as kubectl
+        port-forward svc/NAME does); the forward moves to another of them when that pod goes."""
+        from cockpit.kube import actions
+        from cockpit.kube.connection import request_json
+        from cockpit.kube.portforward import endpoint_pod
+        from cockpit.resources import registry
+        from cockpit.ui.screens.portforward import service_offer
+
+        svc = actions.get(api, self.resource, namespace, name)
+        sel = selector_of(svc)
+        if not sel:
+            raise LookupError(f"service {clean(name, 80)} has no selector: no pod to forward to")
+        selector = ",".join(f"{k}={v}" for k, v in sorted(sel.items()))
+        pods = request_json(api, "GET", registry.get("pods").resource.path(namespace),
+                            query=[("labelSelector", selector)], timeout=(10, 30)).get("items") or []
+        pod = endpoint_pod(pods)
+        if pod is None:
+            raise LookupError(f"service {clean(name, 80)} selects no running pod ({clean(selector, 120)})")
+        offer = service_offer(svc, pod)
+        if not offer.targets:
+            raise LookupError(f"service {clean(name, 80)} has no TCP port its pod declares")
+        return offer
 
     def open(self, nav, row):
         from cockpit.resources import registry

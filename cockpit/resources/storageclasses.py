@@ -9,6 +9,7 @@ from typing import Any
 from cockpit.kube.model import Column, Row
 from cockpit.kube.rows import _age, _meta
 from cockpit.kube.text import clean
+from cockpit.kube.why import is_default_class as is_default
 from cockpit.resources.base import Kind
 
 COLUMNS: tuple[Column, ...] = (
@@ -19,14 +20,6 @@ COLUMNS: tuple[Column, ...] = (
     Column("VOLUMEBINDINGMODE", 20, priority=3),
     Column("AGE", 6, "right", priority=2),
 )
-# The GA annotation, and the beta one older clusters still carry (kubectl reads both).
-DEFAULT_ANNOTATIONS = ("storageclass.kubernetes.io/is-default-class",
-                       "storageclass.beta.kubernetes.io/is-default-class")
-
-
-def is_default(sc: Mapping[str, Any]) -> bool:
-    annotations = (sc.get("metadata") or {}).get("annotations") or {}
-    return any(str(annotations.get(a, "")).lower() == "true" for a in DEFAULT_ANNOTATIONS)
 
 
 def storageclass_row(sc: Mapping[str, Any], now: float) -> Row:
@@ -54,8 +47,7 @@ class StorageClasses(Kind):
     commands = ("sc", "storageclasses", "storageclass")
     columns = COLUMNS
     help = "storage classes"
-    keep_objects = False
-    rebuild_as_time_passes = False
+    rebuild_as_time_passes = False  # kept (a handful): a Pending PVC's WHY PENDING reads them
 
     def build(self, obj, hub):
         return storageclass_row(obj, hub.clock())

@@ -85,7 +85,9 @@ class Workloads(Kind):
     def gone(self, key, hub):
         self._queues(hub).put(key, None)
 
-    def rebuild_keys(self, hub):
+    rebuilds_on = ("workloads",)  # one admitted or gone moves the others' positions
+
+    def rebuild_keys(self, hub, changed):
         return self._queues(hub).take_dirty()
 
     def build(self, obj, hub):

@@ -1,6 +1,6 @@
 """What the cockpit changes in a cluster, from the keyboard: delete and kill with confirmation,
-Argo and Katib controls, clean-up, exec, port-forward and launching. A mixin of `CockpitApp`:
-it uses the app's table, views and hub. The requests themselves live in `cockpit.kube.actions`,
+Argo and Katib controls, clean-up, exec, port-forward and launching. A mixin of the main screen
+(ui/main_screen.py): it uses its table, places and the session's hub. The requests themselves live in `cockpit.kube.actions`,
 below the UI, where the read-only guard refuses them.
 """
 
@@ -33,13 +33,13 @@ def _count(n: int, kind) -> str:
 
 
 class ClusterActions:
-    """Mixed into CockpitApp."""
+    """Mixed into MainScreen."""
 
     # -- changing the cluster ------------------------------------------------------------------
     def _pane_kind(self):
         """The kind whose objects the table's rows are, or None (contexts, :pf, :cleanup)."""
         view = self.current
-        if view is None or view.id in ("cleanup", "pf", "contexts"):
+        if view is None or view.on_delete is not None:  # :pf, :cleanup act on their own rows
             return None
         return self.kind_of(view.kind_id or "")
 
@@ -51,17 +51,13 @@ class ClusterActions:
         return action
 
     def check_action(self, action: str, parameters) -> bool | None:
-        if action == "command_palette":
-            # A screen that binds the palette's key (the launch form's ctrl+p preview) keeps it.
-            return not self.screen._bindings.key_to_bindings.get(self.COMMAND_PALETTE_BINDING)
         if action not in MUTATING_ACTIONS or self._stopping_a_forward(action):
             return True
         if self.read_only:
             return False
         if action == "launch":
             return True
-        if action == "delete" and self._pane_kind() is None and self.current is not None \
-                and self.current.id == "cleanup":
+        if action == "delete" and self.current is not None and self.current.on_delete is not None:
             return True
         name = self._action_name(action, parameters)
         kind = self._pane_kind()
@@ -73,7 +69,7 @@ class ClusterActions:
         # A refused mutating key: read-only hides its binding and RBAC greys it out; either
         # way this says why nothing happens.
         action = self._mutating_keys().get(event.key)
-        if action is None or self.screen is not self.screen_stack[0] or self._prompt_mode:
+        if action is None or self.covered or self._prompt_mode:
             return
         if self._stopping_a_forward(action):
             return
@@ -89,7 +85,8 @@ class ClusterActions:
 
     def _stopping_a_forward(self, action: str) -> bool:
         # Closing a local port-forward changes nothing in the cluster: always allowed, read-only too.
-        return action == "delete" and self.current is not None and self.current.id == "pf"
+        view = self.current
+        return action == "delete" and view is not None and view.on_delete is not None and view.delete_is_local
 
     def _forbidden(self, action: str) -> str:
         """Why RBAC refuses `action` on this pane, or "" when it does not."""
@@ -145,14 +142,8 @@ class ClusterActions:
         return out
 
     def action_delete(self) -> None:
-        if self.current is not None and self.current.id == "pf":
-            for key in list(self.table.marked_keys) or [self.table.cursor_key]:
-                if key:
-                    self.forwards.stop(key)
-            self._refill(self.current)
-            return
-        if self.current is not None and self.current.id == "cleanup":
-            self._cleanup_confirm()
+        if self.current is not None and self.current.on_delete is not None:
+            self.current.on_delete()
             return
         kind = self._pane_kind()
         targets = self._targets()
@@ -278,11 +269,25 @@ class ClusterActions:
         self._fetch_pod_then(ns, name, self._exec_into)
 
     def action_port_forward(self) -> None:
-        targets = self._targets()
-        if self.hub is None or self.hub.api is None or not targets:
+        targets, kind = self._targets(), self._pane_kind()
+        if self.hub is None or self.hub.api is None or not targets or kind is None:
             return
         ns, name = targets[0]
-        self._fetch_pod_then(ns, name, self._forward_dialog)
+        self._offer_then(kind, ns, name)
+
+    @work(thread=True, group="pod-fetch", exit_on_error=False)
+    def _offer_then(self, kind, ns: str, name: str) -> None:
+        """What the kind offers to forward (a pod's ports; a Service's, on a pod it selects)."""
+        try:
+            offer = kind.forward_offer(self.hub.api, ns, name)
+        except LookupError as e:
+            self.call_from_thread(self.notify, str(e), severity="warning")
+            return
+        except Exception as e:
+            self.call_from_thread(self.notify, f"cannot read {kind.api_kind.lower()} {ns}/{name}: {clean(str(e), 200)}",
+                                  severity="error")
+            return
+        self.call_from_thread(self._forward_dialog, offer)
 
     @work(thread=True, group="pod-fetch", exit_on_error=False)
     def _fetch_pod_then(self, ns: str, name: str, then) -> None:
@@ -307,7 +312,7 @@ class ClusterActions:
         exec_into(self, clone_api(self.hub.api), meta.get("namespace", ""), meta.get("name", ""),
                   default or names[0])
 
-    def _forward_dialog(self, pod: dict) -> None:
+    def _forward_dialog(self, offer) -> None:
         from cockpit.kube.portforward import ForwardError
         from cockpit.ui.screens.portforward import PortForwardDialog
 
@@ -321,14 +326,23 @@ class ClusterActions:
                 return
             self.notify(f"forwarding {fwd.url} → {fwd.target}", timeout=5, markup=False)
 
-        self.push_screen(PortForwardDialog(pod), chosen)
+        self.push_screen(PortForwardDialog(offer), chosen)
 
     def open_forwards(self) -> None:
         from cockpit.ui.screens.portforward import FORWARD_COLUMNS, forward_rows
 
+        # Stopping one closes a local listener: allowed in read-only mode too. Its counters change
+        # unseen, so its rows are read again every tick.
         self.push_view(View("pf", "Port-forwards (ctrl+d stops one)", FORWARD_COLUMNS, RowStore(),
-                            rows_fn=lambda: forward_rows(self.forwards, self.clock())))
-        self.table.placeholder = "No port-forwards: shift+f on a pod starts one"
+                            rows_fn=lambda: forward_rows(self.forwards, self.clock()),
+                            on_delete=self._stop_forwards, delete_is_local=True, refill_every=0.0))
+        self.table.placeholder = "No port-forwards: shift+f on a pod or a service starts one"
+
+    def _stop_forwards(self) -> None:
+        for key in list(self.table.marked_keys) or [self.table.cursor_key]:
+            if key:
+                self.forwards.stop(key)
+        self._refill(self.current)
 
     # -- launching -----------------------------------------------------------------------------------
     def action_launch(self) -> None:
@@ -351,7 +365,7 @@ class ClusterActions:
         """Land on the new workload's pods: logs are one key away."""
         from cockpit.ui.screens.launch import LaunchScreen
 
-        if isinstance(self.screen, LaunchScreen):
+        if isinstance(self.app.screen, LaunchScreen):
             self.pop_screen()
         w = result.workload
         if w is None:
@@ -366,11 +380,15 @@ class ClusterActions:
         if self.hub is None or self.hub.api is None:
             self.notify("not connected", severity="warning")
             return
-        view = View("cleanup", "Clean up: finished work and idle GPU holders (space unticks, ctrl+d deletes)",
-                    CLEANUP_COLUMNS, RowStore(), kind_id="pods", extra={"items": {}})
+        view = self.cleanup_view()
         self.push_view(view)
         self.table.placeholder = "Looking for finished work…"
         self._load_cleanup(view)
+
+    def cleanup_view(self) -> View:
+        return View("cleanup", "Clean up: finished work and idle GPU holders (space unticks, ctrl+d deletes)",
+                    CLEANUP_COLUMNS, RowStore(), kind_id=self.pods_kind.id, extra={"items": {}},
+                    on_delete=self._cleanup_confirm)
 
     @work(thread=True, group="cleanup", exit_on_error=False)
     def _load_cleanup(self, view: View) -> None:

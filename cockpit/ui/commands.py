@@ -1,4 +1,5 @@
-"""The `:` commands as data: the help screen lists them and `tab` completes from them."""
+"""The `:` commands as one table: the main screen runs them from it, the help screen lists them,
+the prompt's hint and `tab` completion come from it."""
 
 from __future__ import annotations
 
@@ -12,33 +13,52 @@ from cockpit.resources import registry
 class Command:
     names: tuple[str, ...]  # the first is the one help shows first
     shows: str
-    argument: str = ""  # "namespace" "context" "theme": what `tab` completes after it
+    argument: str = ""  # "namespace" "context" "theme": what `tab` completes after it; with one
+    #                     given, the main screen's `cmd_<argument>(arg)` runs
     usage: str = ""  # argument as help spells it
+    pane: str = ""  # the pane it shows (without an argument)
+    run: str = ""  # or the main screen's method it runs
+    matches: tuple[str, ...] = ()  # names it answers to besides `names` (a kind's plural.group)
 
 
 def _kind_commands() -> tuple[Command, ...]:
     """One per kind: those with a digit first, in pane order, then the rest by title."""
     out = []
     for k in registry.kinds().values():
-        out.append(Command(k.command_names(), k.help or k.title.lower(),
-                           *k.command_argument))
+        out.append(Command(k.command_names(), k.help or k.title.lower(), *k.command_argument, pane=k.id,
+                           matches=tuple(sorted(k.names()))))
     return tuple(out)
 
 
 COMMANDS: tuple[Command, ...] = (
-    Command(("gpu", "gpus"), "GPU allocation per node and pool"),
+    Command(("gpu", "gpus"), "GPU allocation per node and pool", pane="gpu"),
     *_kind_commands(),
-    Command(("ctx", "contexts", "context"), "contexts / switch", "context", "[NAME]"),
-    Command(("api-resources",), "every resource the cluster serves (enter opens one; ctrl+a)"),
-    Command(("idle",), "pods holding GPUs at 0% utilisation"),
-    Command(("gpuhours", "gpu-hours", "usage"), "GPU-hours held per product, namespace, user and owner"),
-    Command(("pf", "portforwards", "port-forwards"), "active port-forwards"),
-    Command(("cleanup",), "finished work and idle GPU holders to delete"),
-    Command(("launch",), "launch a preset"),
-    Command(("doctor",), "is this cluster ready for GPU experiments?"),
-    Command(("theme",), "switch theme", "theme", "[NAME]"),
-    Command(("q", "quit"), "quit"),
+    Command(("ctx", "contexts", "context"), "contexts / switch", "context", "[NAME]", pane="contexts"),
+    Command(("api-resources",), "every resource the cluster serves (enter opens one; ctrl+a)",
+            run="open_api_resources"),
+    Command(("idle",), "pods holding GPUs at 0% utilisation", run="open_idle"),
+    Command(("gpuhours", "gpu-hours", "usage"), "GPU-hours held per product, namespace, user and owner",
+            run="open_gpu_hours"),
+    Command(("pf", "portforwards", "port-forwards"), "active port-forwards", run="open_forwards"),
+    Command(("cleanup",), "finished work and idle GPU holders to delete", run="cmd_cleanup"),
+    Command(("launch",), "launch a preset", run="cmd_launch"),
+    Command(("doctor",), "is this cluster ready for GPU experiments?", run="cmd_doctor"),
+    Command(("theme",), "switch theme", "theme", "[NAME]", run="cmd_theme"),
+    Command(("q", "quit", "q!"), "quit", run="cmd_quit"),
 )
+
+
+def find(word: str) -> Command | None:
+    """The command `:word` names (case-insensitive), or None."""
+    word = word.lower()
+    return next((c for c in COMMANDS if word in c.names or word in c.matches), None)
+
+
+def hint() -> str:
+    """The command prompt's placeholder: the panes' commands, in the order of their digits."""
+    first = {c.pane: c.names[0] for c in COMMANDS if c.pane}
+    panes = ["gpu", *(k.id for k in registry.panes()), "contexts"]
+    return ", ".join(first[p] for p in panes if p in first) + " …"
 
 
 def help_rows() -> list[tuple[str, str]]:

@@ -1,4 +1,4 @@
-"""What the cockpit's one live table shows at a time: a pane, or a drill-down pushed on it."""
+"""What the main screen's one live table shows at a time: a pane, or a drill-down pushed on it."""
 
 from __future__ import annotations
 
@@ -22,4 +22,11 @@ class View:
     depends_on: tuple[str, ...] = ()  # feeds whose change means rows_fn must run again
     kind_id: str | None = None  # what describe/yaml fetch for a row
     cursor: str | None = None
+    # Views that are no kind's pane: what Enter on a row does (switch context), what ctrl+d does
+    # (close a port-forward) and whether that changes the cluster, and how often rows_fn runs
+    # again as time passes (None: only when depends_on changes).
+    on_enter: Callable[[str], None] | None = None
+    on_delete: Callable[[], None] | None = None
+    delete_is_local: bool = False
+    refill_every: float | None = None
     extra: dict = field(default_factory=dict)

@@ -67,13 +67,13 @@ def pod_exists(api, name: str, ns: str = NS) -> bool:
     return pod.metadata.deletion_timestamp is None
 
 
-def running_pod(api, undo, name: str, *, ports=(), ns: str = NS) -> None:
+def running_pod(api, undo, name: str, *, ports=(), ns: str = NS, labels: dict | None = None) -> None:
     """A bare pod on the demo's CPU node, Running (KWOK), deleted after the test."""
     container = {"name": "main", "image": "busybox", "command": ["sleep", "infinity"]}
     if ports:
         container["ports"] = [{"name": n, "containerPort": p} for n, p in ports]
     core(api).create_namespaced_pod(ns, {"apiVersion": "v1", "kind": "Pod",
-                                         "metadata": {"name": name, "labels": {"e2e": "readme-flows"}},
+                                         "metadata": {"name": name, "labels": {"e2e": "readme-flows", **(labels or {})}},
                                          "spec": {"nodeName": "cpu-01", "containers": [container]}})
     undo(lambda: core(api).delete_namespaced_pod(name, ns, grace_period_seconds=0))
     wait_for(lambda: core(api).read_namespaced_pod(name, ns).status.phase == "Running", 90, what=f"{name} Running")
@@ -279,6 +279,64 @@ def test_port_forward_connect_list_and_stop(tmux_cockpit, kube_admin, undo):
     term.wait_gone(r"\bpf\d+\s", timeout=10)
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", port), timeout=3).close()
+
+
+def test_port_forward_a_service_follows_its_selector_to_the_next_pod(tmux_cockpit, kube_admin, undo):
+    """shift+f on a Service: its port 80 goes to the pod port its named targetPort means; when
+    that pod goes, the forward moves to another pod the Service selects, on the same local port."""
+    name = short_name("e2e-svc")
+    app = {"app": name}
+    running_pod(kube_admin, undo, f"{name}-a", ports=[("http", 8888)], labels=app)
+    core(kube_admin).create_namespaced_service(NS, {"metadata": {"name": name}, "spec": {
+        "selector": app, "ports": [{"name": "web", "port": 80, "targetPort": "http"}]}})
+    undo(lambda: core(kube_admin).delete_namespaced_service(name, NS))
+    term = tmux_cockpit(ADMIN)
+    term.wait_for(r"● live")
+    term.keys(":")
+    term.burst("svc", "Enter")
+    term.wait_for(r"Services \(")
+    term.keys("/")
+    term.burst(name, "Enter")
+    term.wait_for(rf"{re.escape(name)}\s+ClusterIP")
+    term.keys("F")
+    screen = flat(term.wait_for(rf"Port-forward service {NS}/{name}"))
+    assert f"(pod {name}-a)" in screen, screen
+    assert re.search(r"8888\s+http / jupyter\s+\(service port 80 → pod port 8888\)", screen), screen
+    term.keys("Enter")
+    term.wait_gone(rf"Port-forward service {NS}/{name}")
+    term.keys(":")
+    term.burst("pf", "Enter")
+    active = rf"\bpf\d+\s+\S*{name[-5:]}-a:8888\s+127\.0\.0\.1:(\d+)\s+active"
+    port = int(re.search(active, term.wait_for(active)).group(1))
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as resp:
+        assert b"Jupyter demo" in resp.read()
+
+    # The pod goes; another the Service selects takes its place, on the same local port.
+    core(kube_admin).delete_namespaced_pod(f"{name}-a", NS, grace_period_seconds=0)
+    running_pod(kube_admin, undo, f"{name}-b", ports=[("http", 8888)], labels=app)
+    term.wait_for(rf"\bpf\d+\s+\S*{name[-5:]}-b:8888\s+127\.0\.0\.1:{port}\s+active", timeout=30)
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as resp:
+        assert b"Jupyter demo" in resp.read()
+    term.press("C-d")
+    term.wait_gone(r"\bpf\d+\s", timeout=10)
+
+
+def test_port_forward_a_service_that_selects_no_running_pod_says_so(tmux_cockpit, kube_admin, undo):
+    name = short_name("e2e-svc0")
+    core(kube_admin).create_namespaced_service(NS, {"metadata": {"name": name}, "spec": {
+        "selector": {"app": name}, "ports": [{"port": 80}]}})
+    undo(lambda: core(kube_admin).delete_namespaced_service(name, NS))
+    term = tmux_cockpit(ADMIN)
+    term.wait_for(r"● live")
+    term.keys(":")
+    term.burst("svc", "Enter")
+    term.keys("/")
+    term.burst(name, "Enter")
+    term.wait_for(rf"{re.escape(name)}\s+ClusterIP")
+    term.keys("F")
+    screen = flat(term.wait_for(r"selects no running pod"))
+    assert f"service {name} selects no running pod (app={name})" in screen.replace("\n", " "), screen
+    assert "Port-forward service" not in screen
 
 
 # --- 5. delete with confirmation ------------------------------------------------------------------

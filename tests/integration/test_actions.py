@@ -33,8 +33,8 @@ def job_body(name: str, run_for: str = "87600h", **ann) -> dict:
 
 
 async def point_at(pilot, app, key: str):
-    await until(pilot, lambda: app.current.store.get(key) is not None, what=f"row {key}")
-    app.table.move_cursor(app.current.store.index(key))
+    await until(pilot, lambda: app.main.current.store.get(key) is not None, what=f"row {key}")
+    app.main.table.move_cursor(app.main.current.store.index(key))
     await pilot.pause()
 
 
@@ -79,12 +79,12 @@ async def test_kill_marked_pods(demo_cluster, kube_admin, unique_name):
         for n in names:
             await point_at(pilot, app, f"team-nlp/{n}")
             await pilot.press("space")
-        assert len(app.table.marked_keys) == 2
+        assert len(app.main.table.marked_keys) == 2
         await pilot.press("ctrl+k")
         await until(pilot, lambda: type(app.screen).__name__ == "ConfirmScreen", what="confirm")
         assert len(app.screen.items) == 2
         await pilot.press("enter")
-        await until(pilot, lambda: all(app.current.store.get(f"team-nlp/{n}") is None for n in names),
+        await until(pilot, lambda: all(app.main.current.store.get(f"team-nlp/{n}") is None for n in names),
                     what="rows gone")
     for n in names:
         assert gone(lambda n=n: core.read_namespaced_pod(n, "team-nlp"))
@@ -238,9 +238,9 @@ async def test_katib_restart_and_trial_delete(demo_cluster, kube_admin):
                                                              "resnet-bs-search")["spec"]["maxTrialCount"] > before,
                  what="maxTrialCount raised")
         await pilot.press("enter")
-        await until(pilot, lambda: len(app.current.store) > 0, what="trials")
-        victim = app.current.store.get(app.current.store.view()[0]).name
-        app.table.move_cursor(0)
+        await until(pilot, lambda: len(app.main.current.store) > 0, what="trials")
+        victim = app.main.current.store.get(app.main.current.store.view()[0]).name
+        app.main.table.move_cursor(0)
         await pilot.press("ctrl+d")
         await until(pilot, lambda: type(app.screen).__name__ == "ConfirmScreen", what="confirm")
         await pilot.press("y")
@@ -265,19 +265,19 @@ async def test_cleanup_deletes_exactly_the_previewed_set(demo_cluster, kube_admi
                      settings=settings, start_pane="jobs")
     async with app.run_test(size=(120, 30)) as pilot:
         await until(pilot, lambda: app.hub is not None and app.hub.api is not None, what="connected")
-        app.run_command("cleanup")
-        await until(pilot, lambda: app.current.id == "cleanup" and len(app.current.store) >= 3, what="preview")
+        app.main.run_command("cleanup")
+        await until(pilot, lambda: app.main.current.id == "cleanup" and len(app.main.current.store) >= 3, what="preview")
         keep = f"jobs:team-nlp/{names[0]}"
-        assert {f"jobs:team-nlp/{n}" for n in names} <= set(app.table.marked_keys)
-        app.table.move_cursor(app.current.store.index(keep))
+        assert {f"jobs:team-nlp/{n}" for n in names} <= set(app.main.table.marked_keys)
+        app.main.table.move_cursor(app.main.current.store.index(keep))
         await pilot.press("space")  # untick one
-        previewed = set(app.table.marked_keys)
+        previewed = set(app.main.table.marked_keys)
         # Made after the preview: must survive.
         batch.create_namespaced_job("team-nlp", job_body(unique_name + "-late", run_for="1s"))
         await pilot.press("ctrl+d")
         await until(pilot, lambda: type(app.screen).__name__ == "ConfirmScreen", what="confirm")
         await pilot.press("y")
-        await until(pilot, lambda: all(app.current.store.get(k) is None for k in previewed), what="deleted rows")
+        await until(pilot, lambda: all(app.main.current.store.get(k) is None for k in previewed), what="deleted rows")
     for key in previewed:
         kind, _, rest = key.partition(":")
         ns, _, name = rest.partition("/")
@@ -309,7 +309,7 @@ ACTION_KEYS = ["ctrl+d", "y", "enter", "ctrl+k", "y", "x", "X", "z", "u", "R", "
 async def test_read_only_mode_sends_no_mutating_request(demo_cluster, tmp_path, source):
     """Each of the four ways to say read-only, then every action key on every pane (and its
     drill-down), then `:cleanup`: the audit log shows reads and self-access reviews only."""
-    from cockpit.app import PANES
+    from cockpit.ui.main_screen import PANES
     from cockpit.config import load_settings
 
     config = tmp_path / "config.yaml"
@@ -328,8 +328,8 @@ async def test_read_only_mode_sends_no_mutating_request(demo_cluster, tmp_path, 
             if pane == "contexts":
                 continue  # enter there switches context: a different test
             await pilot.press(str(index + 1))
-            await until(pilot, lambda: len(app.current.store) > 0, what=f"rows of {pane}")
-            app.table.move_cursor(0)
+            await until(pilot, lambda: len(app.main.current.store) > 0, what=f"rows of {pane}")
+            app.main.table.move_cursor(0)
             await pilot.press("space")
             for key in ACTION_KEYS:
                 await pilot.press(key)
@@ -340,10 +340,10 @@ async def test_read_only_mode_sends_no_mutating_request(demo_cluster, tmp_path, 
             footer_keys = {b.key for b in app.active_bindings.values()
                            if b.binding.action.split("(")[0] in ("delete", "kind_action")}
             assert not footer_keys, footer_keys
-            while app.stack:  # back out of a drill-down that enter opened
-                app.pop_view()
+            while len(app.main.places) > 1:  # back out of a drill-down that enter opened
+                app.main.pop_view()
                 await pilot.pause(0.05)
-        app.run_command("cleanup")
+        app.main.run_command("cleanup")
         await pilot.pause(0.5)
     time.sleep(1.5)  # the audit backend writes in batches
     events = [json.loads(line) for line in demo_cluster.audit_log.read_text().splitlines()]

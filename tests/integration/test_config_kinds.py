@@ -29,7 +29,7 @@ def screen_text(app) -> str:
 
 
 def select(app, key: str) -> None:
-    app.table.move_cursor(app.current.store.index(key))
+    app.main.table.move_cursor(app.main.current.store.index(key))
 
 
 # What each kind's test creates, then changes, with the kubernetes client: (names it opens
@@ -142,24 +142,24 @@ async def test_each_kind_opens_by_its_names_lists_live_and_follows_changes(demo_
         for typed in names:
             await pilot.press("1")
             await command(pilot, typed)
-            await until(pilot, lambda: app.current.id == kind_id, what=f":{typed} opens {kind_id}")
+            await until(pilot, lambda: app.main.current.id == kind_id, what=f":{typed} opens {kind_id}")
         # The demo seeds objects of every one of these kinds but Secrets.
         await until(pilot, lambda: app.hub.state(kind_id)[0] == LIVE
-                    and (len(app.current.store) > 0 or kind_id == "secrets"), what=f"{kind_id} listed")
+                    and (len(app.main.current.store) > 0 or kind_id == "secrets"), what=f"{kind_id} listed")
         create()
         try:
-            row = await until(pilot, lambda: app.current.store.get(key), what=f"new {kind_id} row {key}")
+            row = await until(pilot, lambda: app.main.current.store.get(key), what=f"new {kind_id} row {key}")
             assert row.name == key.rpartition("/")[2] and row.namespace == (ns if namespaced else "")
             select(app, key)  # scrolled into view: events are many
             await pilot.pause()
             shown = row.cells[3] if kind_id == "events" else row.name[:12]  # an event's REASON; a name
             assert any(shown in line for line in table_text(app)), (shown, table_text(app))
             change()
-            await until(pilot, lambda: app.current.store.get(key) and changed(app.current.store.get(key)),
+            await until(pilot, lambda: app.main.current.store.get(key) and changed(app.main.current.store.get(key)),
                         what=f"{kind_id} change shown")
         finally:
             delete()
-        await until(pilot, lambda: app.current.store.get(key) is None, what=f"{kind_id} row removed")
+        await until(pilot, lambda: app.main.current.store.get(key) is None, what=f"{kind_id} row removed")
 
 
 async def test_enter_on_a_service_lists_the_pods_its_selector_matches(demo_cluster, kube_admin, unique_name):
@@ -180,23 +180,23 @@ async def test_enter_on_a_service_lists_the_pods_its_selector_matches(demo_clust
     try:
         async with app.run_test(size=(160, 40)) as pilot:
             await command(pilot, "svc")
-            await until(pilot, lambda: app.current.store.get(f"{ns}/{name}"), what="service row")
+            await until(pilot, lambda: app.main.current.store.get(f"{ns}/{name}"), what="service row")
             select(app, f"{ns}/{name}")
             await pilot.press("enter")
-            await until(pilot, lambda: app.current.id == f"svc:{ns}/{name}", what="pods of the service")
-            await until(pilot, lambda: f"{ns}/{name}-a" in app.current.store, what="selected pod")
-            assert set(app.current.store.keys()) == {f"{ns}/{name}-a"}
-            assert app.current.kind_id == "pods"
+            await until(pilot, lambda: app.main.current.id == f"svc:{ns}/{name}", what="pods of the service")
+            await until(pilot, lambda: f"{ns}/{name}-a" in app.main.current.store, what="selected pod")
+            assert set(app.main.current.store.keys()) == {f"{ns}/{name}-a"}
+            assert app.main.current.kind_id == "pods"
             # Live: a pod that starts carrying the label joins; one created with it appears.
             core.patch_namespaced_pod(f"{name}-other", ns, {"metadata": {"labels": {"app": name}}})
             core.create_namespaced_pod(ns, pod(f"{name}-b", name))
-            await until(pilot, lambda: set(app.current.store.keys()) == {
+            await until(pilot, lambda: set(app.main.current.store.keys()) == {
                 f"{ns}/{name}-a", f"{ns}/{name}-other", f"{ns}/{name}-b"}, what="pods joining")
             # The Service's selector changes: the list follows it.
             core.patch_namespaced_service(name, ns, {"spec": {"selector": {"app": f"{name}-none"}}})
-            await until(pilot, lambda: len(app.current.store) == 0, what="no pod selected any more")
+            await until(pilot, lambda: len(app.main.current.store) == 0, what="no pod selected any more")
             await pilot.press("escape")
-            assert app.current.id == "services"
+            assert app.main.current.id == "services"
     finally:
         core.delete_namespaced_service(name, ns)
         for p_ns, p in ((ns, f"{name}-a"), (ns, f"{name}-other"), (ns, f"{name}-b"), ("team-vision", f"{name}-elsewhere")):
@@ -217,20 +217,20 @@ async def test_a_warning_the_test_emits_appears_flagged(demo_cluster, kube_admin
     app = live_app(demo_cluster)
     async with app.run_test(size=(160, 40)) as pilot:
         await command(pilot, "events")
-        await until(pilot, lambda: app.current.id == "events" and len(app.current.store) > 0, what="events")
+        await until(pilot, lambda: app.main.current.id == "events" and len(app.main.current.store) > 0, what="events")
         _warning(core, "default", unique_name)
         try:
-            row = await until(pilot, lambda: app.current.store.get(key), what="the emitted warning")
+            row = await until(pilot, lambda: app.main.current.store.get(key), what="the emitted warning")
             assert row.status == "warn" and row.cells[2:5] == ("Warning", "GpuXidError", "Node/gpu-a100-01")
             # The pane opens by TYPE; one column back is LAST SEEN: newest first, ours among them.
             await pilot.press("less_than_sign")
-            await until(pilot, lambda: app.current.store.sort_column == 1, what="sorted by LAST SEEN")
+            await until(pilot, lambda: app.main.current.store.sort_column == 1, what="sorted by LAST SEEN")
             assert isinstance(row.sort[1], float)
-            view = app.current.store.view()
-            newest_first = [app.current.store.get(k).sort[1] for k in view]
+            view = app.main.current.store.view()
+            newest_first = [app.main.current.store.get(k).sort[1] for k in view]
             assert newest_first == sorted(newest_first)
             # Only events seen after ours (other tests' jobs keep the session cluster busy) are above.
-            assert all(app.current.store.get(k).sort[1] <= row.sort[1] for k in view[:view.index(key)])
+            assert all(app.main.current.store.get(k).sort[1] <= row.sort[1] for k in view[:view.index(key)])
         finally:
             core.delete_namespaced_event(unique_name, "default")
 
@@ -242,19 +242,19 @@ async def test_the_events_pane_opens_with_the_newest_warning_on_top(demo_cluster
     app = live_app(demo_cluster)
     async with app.run_test(size=(160, 40)) as pilot:
         await command(pilot, "ev")
-        await until(pilot, lambda: app.current.id == "events" and len(app.current.store) > 0, what="events")
+        await until(pilot, lambda: app.main.current.id == "events" and len(app.main.current.store) > 0, what="events")
         _warning(core, "default", unique_name)
         try:
-            await until(pilot, lambda: key in app.current.store, what="the emitted warning")
-            assert app.current.store.sort_column == 2 and not app.current.store.sort_reverse
+            await until(pilot, lambda: key in app.main.current.store, what="the emitted warning")
+            assert app.main.current.store.sort_column == 2 and not app.main.current.store.sort_reverse
             # Only a Warning seen after ours may be above it (the demo's PVC controller repeats one).
-            view = app.current.store.view()
-            above = [app.current.store.get(k) for k in view[:view.index(key)]]
-            mine = app.current.store.get(key)
+            view = app.main.current.store.view()
+            above = [app.main.current.store.get(k) for k in view[:view.index(key)]]
+            mine = app.main.current.store.get(key)
             assert all(r.cells[2] == "Warning" and r.sort[1] <= mine.sort[1] for r in above), above
             # Recurring Warnings (unschedulable pods, Kueue's pending) keep moving above it; the
             # row itself is drawn as a Warning where the cursor takes the view.
-            app.table.move_cursor(app.current.store.view().index(key))
+            app.main.table.move_cursor(app.main.current.store.view().index(key))
             await until(pilot, lambda: any("GpuXidError" in line and "Warning" in line for line in table_text(app)),
                         what="drawn on screen")
         finally:
@@ -275,7 +275,7 @@ def _kept_anywhere(app, needle: str) -> bool:
         for item in items:
             if needle in repr(item.row) or (item.obj is not None and needle in repr(item.obj)):
                 return True
-    for view in app.views.values():
+    for view in app.main.views.values():
         if any(needle in repr(view.store.get(k)) for k in view.store.keys()):
             return True
     return False
@@ -290,7 +290,7 @@ async def test_a_secret_value_stays_hidden_until_v_and_v_shows_it(demo_cluster, 
     try:
         async with app.run_test(size=(160, 40)) as pilot:
             await command(pilot, "secrets")
-            row = await until(pilot, lambda: app.current.store.get(f"{ns}/{name}"), what="secret row")
+            row = await until(pilot, lambda: app.main.current.store.get(f"{ns}/{name}"), what="secret row")
             assert row.cells[2:5] == ("Opaque", "2", "blob.bin,password")
             select(app, f"{ns}/{name}")
             await pilot.pause()
@@ -299,13 +299,13 @@ async def test_a_secret_value_stays_hidden_until_v_and_v_shows_it(demo_cluster, 
                 assert not _kept_anywhere(app, needle)
             # Filtering for the value finds nothing (it is in no cell); for a key name, the Secret.
             await pilot.press("slash", *value, "enter")
-            await until(pilot, lambda: app.current.store.filter_text == value, what="filter")
-            assert len(app.current.store) == 0
+            await until(pilot, lambda: app.main.current.store.filter_text == value, what="filter")
+            assert len(app.main.current.store) == 0
             await pilot.press("slash", *["backspace"] * len(value), *"password", "enter")
-            await until(pilot, lambda: app.current.store.filter_text == "password", what="filter by key")
-            assert f"{ns}/{name}" in app.current.store.view()
+            await until(pilot, lambda: app.main.current.store.filter_text == "password", what="filter by key")
+            assert f"{ns}/{name}" in app.main.current.store.view()
             await pilot.press("escape")
-            await until(pilot, lambda: app.current.store.get(f"{ns}/{name}") and len(app.current.store) > 0,
+            await until(pilot, lambda: app.main.current.store.get(f"{ns}/{name}") and len(app.main.current.store) > 0,
                         what="filter cleared")
             select(app, f"{ns}/{name}")
             await pilot.press("v")
@@ -330,7 +330,7 @@ async def test_v_in_read_only_mode_shows_nothing_and_says_why(demo_cluster, kube
     try:
         async with app.run_test(size=(160, 40)) as pilot:
             await command(pilot, "secrets")
-            await until(pilot, lambda: app.current.store.get(f"{ns}/{name}"), what="secret row")
+            await until(pilot, lambda: app.main.current.store.get(f"{ns}/{name}"), what="secret row")
             select(app, f"{ns}/{name}")
             await pilot.press("v")
             await until(pilot, lambda: any("read-only" in n.message for n in app._notifications),
@@ -341,3 +341,37 @@ async def test_v_in_read_only_mode_shows_nothing_and_says_why(demo_cluster, kube
             assert value not in screen_text(app) and not _kept_anywhere(app, value)
     finally:
         core.delete_namespaced_secret(name, ns)
+
+
+async def test_a_pending_claim_says_why_and_follows_its_storage_class(demo_cluster, kube_admin, unique_name):
+    """The PVC pane's WHY PENDING reads the StorageClasses: a class that does not exist is named;
+    once it is created (WaitForFirstConsumer), the row says the claim waits for its first pod."""
+    core, storage = client.CoreV1Api(kube_admin), client.StorageV1Api(kube_admin)
+    ns, name = "team-nlp", unique_name.replace("_", "-")
+    cls = f"{name}-nvme"
+    core.create_namespaced_persistent_volume_claim(ns, {"metadata": {"name": name}, "spec": {
+        "storageClassName": cls, "accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}})
+    app = live_app(demo_cluster)
+    try:
+        async with app.run_test(size=(200, 40)) as pilot:
+            await command(pilot, "pvc")
+            key = f"{ns}/{name}"
+            await until(pilot, lambda: app.main.current.store.get(key), what="claim row")
+            await until(pilot, lambda: app.main.current.store.get(key).cells[-1] == f"StorageClass {cls} does not exist",
+                        what="the missing class named")
+            select(app, key)
+            await pilot.pause()
+            assert any(f"StorageClass {cls} does not exist" in line for line in table_text(app)), table_text(app)
+            storage.create_storage_class({"metadata": {"name": cls}, "provisioner": "example.com/none",
+                                          "volumeBindingMode": "WaitForFirstConsumer"})
+            await until(pilot, lambda: app.main.current.store.get(key).cells[-1].startswith("waits for its first pod"),
+                        what="the row follows the new class")
+            await pilot.pause()
+            assert any("waits for its first pod" in line for line in table_text(app)), table_text(app)
+    finally:
+        core.delete_namespaced_persistent_volume_claim(name, ns)
+        try:
+            storage.delete_storage_class(cls)
+        except client.ApiException as e:
+            if e.status != 404:
+                raise

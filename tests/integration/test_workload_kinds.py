@@ -45,13 +45,13 @@ def gone(read) -> bool:
 
 async def command(pilot, app, text: str) -> None:
     await pilot.press("colon", *text, "enter")
-    await until(pilot, lambda: not app._prompt_mode, what=f":{text} entered")
+    await until(pilot, lambda: not app.main._prompt_mode, what=f":{text} entered")
 
 
 async def point_at(pilot, app, key: str) -> None:
-    await until(pilot, lambda: app.current.store.get(key) is not None, what=f"row {key} in {app.current.id}")
-    await until(pilot, lambda: app.current.store.index(key) is not None, what=f"row {key} shown")
-    app.table.move_cursor(app.current.store.index(key))
+    await until(pilot, lambda: app.main.current.store.get(key) is not None, what=f"row {key} in {app.main.current.id}")
+    await until(pilot, lambda: app.main.current.store.index(key) is not None, what=f"row {key} shown")
+    app.main.table.move_cursor(app.main.current.store.index(key))
     await pilot.pause()
 
 
@@ -97,34 +97,34 @@ async def test_deployment_lists_drills_down_scales_restarts_and_deletes(demo_clu
     app = live_app(demo_cluster)
     async with app.run_test(size=(120, 30)) as pilot:
         await command(pilot, app, "deploy")
-        assert app.current.id == "deployments"
+        assert app.main.current.id == "deployments"
         await point_at(pilot, app, key)
-        await until(pilot, lambda: app.current.store.get(key).cells[2] == "1/1", what="READY 1/1")
+        await until(pilot, lambda: app.main.current.store.get(key).cells[2] == "1/1", what="READY 1/1")
         # A change made elsewhere shows without a key.
         apps_api.patch_namespaced_deployment(name, NS, {"spec": {"replicas": 2}})
-        await until(pilot, lambda: app.current.store.get(key).cells[2] == "2/2", timeout=60, what="READY 2/2")
+        await until(pilot, lambda: app.main.current.store.get(key).cells[2] == "2/2", timeout=60, what="READY 2/2")
 
         # Enter: its ReplicaSet, and only its own.
         await pilot.press("enter")
-        await until(pilot, lambda: app.current.id == f"deploy:{key}" and len(app.current.store) == 1,
+        await until(pilot, lambda: app.main.current.id == f"deploy:{key}" and len(app.main.current.store) == 1,
                     what="its replica set")
-        rs_key = next(iter(app.current.store.keys()))
+        rs_key = next(iter(app.main.current.store.keys()))
         rs = apps_api.read_namespaced_replica_set(rs_key.split("/", 1)[1], NS)
         assert rs.metadata.owner_references[0].name == name
-        await until(pilot, lambda: app.current.store.get(rs_key).cells[4] == "2", what="RS READY 2")
+        await until(pilot, lambda: app.main.current.store.get(rs_key).cells[4] == "2", what="RS READY 2")
         # Enter on it: its pods, the ones the API lists for its pod-template-hash.
-        app.table.move_cursor(app.current.store.index(rs_key))
+        app.main.table.move_cursor(app.main.current.store.index(rs_key))
         await pilot.press("enter")
         hash_ = rs.metadata.labels["pod-template-hash"]
         want = {f"{NS}/{p.metadata.name}" for p in client.CoreV1Api(kube_admin).list_namespaced_pod(
             NS, label_selector=f"pod-template-hash={hash_}").items}
-        await until(pilot, lambda: app.current.id == f"rs:{rs_key}" and set(app.current.store.keys()) == want,
+        await until(pilot, lambda: app.main.current.id == f"rs:{rs_key}" and set(app.main.current.store.keys()) == want,
                     what="the replica set's pods")
         assert len(want) == 2
         await pilot.press("escape")
-        await until(pilot, lambda: app.current.id == f"deploy:{key}", what="back to replica sets")
+        await until(pilot, lambda: app.main.current.id == f"deploy:{key}", what="back to replica sets")
         await pilot.press("escape")
-        await until(pilot, lambda: app.current.id == "deployments", what="back to deployments")
+        await until(pilot, lambda: app.main.current.id == "deployments", what="back to deployments")
         assert f"replicasets:{key}" not in app.hub.feeds  # the drill-down's feed went with it
 
         # Scale: a bad answer is refused and said; 3 ends with 3 pods running.
@@ -134,7 +134,7 @@ async def test_deployment_lists_drills_down_scales_restarts_and_deletes(demo_clu
         assert apps_api.read_namespaced_deployment(name, NS).spec.replicas == 2
         await scale_to(pilot, app, "3")
         wait_for(lambda: len(running_pods(kube_admin, name)) == 3, timeout=60, what="3 pods running")
-        await until(pilot, lambda: app.current.store.get(key).cells[2] == "3/3", timeout=60, what="READY 3/3")
+        await until(pilot, lambda: app.main.current.store.get(key).cells[2] == "3/3", timeout=60, what="READY 3/3")
 
         # Restart asks first, then writes the annotation `kubectl rollout restart` writes.
         await confirm(pilot, app, "R", "Restart 1 deployment?", name)
@@ -143,8 +143,8 @@ async def test_deployment_lists_drills_down_scales_restarts_and_deletes(demo_clu
 
         # `:rs` lists the ReplicaSets cluster-wide: the restart made a second one.
         await command(pilot, app, "rs")
-        assert app.current.id == "replicasets"
-        await until(pilot, lambda: sum(1 for k in app.current.store.keys() if k.startswith(f"{key}-")) == 2,
+        assert app.main.current.id == "replicasets"
+        await until(pilot, lambda: sum(1 for k in app.main.current.store.keys() if k.startswith(f"{key}-")) == 2,
                     what="old and new replica set")
         await command(pilot, app, "deployments")
         await point_at(pilot, app, key)
@@ -162,14 +162,14 @@ async def test_statefulset_lists_drills_down_scales_restarts_and_deletes(demo_cl
     app = live_app(demo_cluster)
     async with app.run_test(size=(120, 30)) as pilot:
         await command(pilot, app, "sts")
-        assert app.current.id == "statefulsets"
+        assert app.main.current.id == "statefulsets"
         await point_at(pilot, app, key)
-        await until(pilot, lambda: app.current.store.get(key).cells[2] == "1/1", timeout=60, what="READY 1/1")
+        await until(pilot, lambda: app.main.current.store.get(key).cells[2] == "1/1", timeout=60, what="READY 1/1")
         apps_api.patch_namespaced_stateful_set(name, NS, {"metadata": {"labels": {"probe": "b"}}})
-        await until(pilot, lambda: app.current.store.get(key).labels.get("probe") == "b", what="label change")
+        await until(pilot, lambda: app.main.current.store.get(key).labels.get("probe") == "b", what="label change")
         await pilot.press("enter")
-        await until(pilot, lambda: app.current.id == f"sts:{key}"
-                    and set(app.current.store.keys()) == {f"{NS}/{name}-0"}, what="its pod")
+        await until(pilot, lambda: app.main.current.id == f"sts:{key}"
+                    and set(app.main.current.store.keys()) == {f"{NS}/{name}-0"}, what="its pod")
         await pilot.press("escape")
         await point_at(pilot, app, key)
         await scale_to(pilot, app, "2")
@@ -190,14 +190,14 @@ async def test_daemonset_lists_drills_down_restarts_and_deletes(demo_cluster, ku
     app = live_app(demo_cluster)
     async with app.run_test(size=(120, 30)) as pilot:
         await command(pilot, app, "ds")
-        assert app.current.id == "daemonsets"
+        assert app.main.current.id == "daemonsets"
         await point_at(pilot, app, key)
-        await until(pilot, lambda: app.current.store.get(key).cells[4] == "1", timeout=60, what="READY 1")
-        assert app.current.store.get(key).cells[7] == "kubernetes.io/hostname=cpu-01"
+        await until(pilot, lambda: app.main.current.store.get(key).cells[4] == "1", timeout=60, what="READY 1")
+        assert app.main.current.store.get(key).cells[7] == "kubernetes.io/hostname=cpu-01"
         await pilot.press("enter")
-        await until(pilot, lambda: app.current.id == f"ds:{key}" and len(app.current.store) == 1, what="its pod")
+        await until(pilot, lambda: app.main.current.id == f"ds:{key}" and len(app.main.current.store) == 1, what="its pod")
         pod = running_pods(kube_admin, name)
-        assert list(app.current.store.keys()) == [f"{NS}/{pod[0]}"]
+        assert list(app.main.current.store.keys()) == [f"{NS}/{pod[0]}"]
         await pilot.press("escape")
         await point_at(pilot, app, key)
         await pilot.press("S")  # a DaemonSet has no replica count: nothing asks
@@ -225,12 +225,12 @@ async def test_cronjob_triggers_a_job_that_runs_suspends_resumes_and_deletes(dem
     app = live_app(demo_cluster)
     async with app.run_test(size=(120, 30)) as pilot:
         await command(pilot, app, "cj")
-        assert app.current.id == "cronjobs"
+        assert app.main.current.id == "cronjobs"
         await point_at(pilot, app, key)
-        row = app.current.store.get(key)
+        row = app.main.current.store.get(key)
         assert row.cells[2:6] == ("0 0 1 1 *", "False", "0", "<none>")
         batch.patch_namespaced_cron_job(name, NS, {"spec": {"schedule": "0 0 2 1 *"}})
-        await until(pilot, lambda: app.current.store.get(key).cells[2] == "0 0 2 1 *", what="schedule change")
+        await until(pilot, lambda: app.main.current.store.get(key).cells[2] == "0 0 2 1 *", what="schedule change")
 
         # Trigger asks, then makes a Job from the template that runs.
         await confirm(pilot, app, "t", "Trigger 1 CronJob?", name)
@@ -249,12 +249,12 @@ async def test_cronjob_triggers_a_job_that_runs_suspends_resumes_and_deletes(dem
                           .items if p.status.phase == "Running"], timeout=60, what="the job's pod running")
         # ACTIVE stays 0, as kubectl shows it: the controller lists only the Jobs it started itself.
         assert batch.read_namespaced_cron_job(name, NS).status.active is None
-        assert app.current.store.get(key).cells[4] == "0"
+        assert app.main.current.store.get(key).cells[4] == "0"
 
         # Enter: the Jobs it made.
         await pilot.press("enter")
-        await until(pilot, lambda: app.current.id == f"cj:{key}"
-                    and list(app.current.store.keys()) == [f"{NS}/{job.metadata.name}"], what="its job")
+        await until(pilot, lambda: app.main.current.id == f"cj:{key}"
+                    and list(app.main.current.store.keys()) == [f"{NS}/{job.metadata.name}"], what="its job")
         await pilot.press("escape")
         await point_at(pilot, app, key)
 
@@ -262,7 +262,7 @@ async def test_cronjob_triggers_a_job_that_runs_suspends_resumes_and_deletes(dem
         await pilot.press("z")
         wait_for(lambda: batch.read_namespaced_cron_job(name, NS).spec.suspend is True, what="suspended")
         assert not isinstance(app.screen, ConfirmScreen)
-        await until(pilot, lambda: app.current.store.get(key).cells[3] == "True", what="SUSPEND True")
+        await until(pilot, lambda: app.main.current.store.get(key).cells[3] == "True", what="SUSPEND True")
         await pilot.press("u")
         wait_for(lambda: batch.read_namespaced_cron_job(name, NS).spec.suspend is False, what="resumed")
         await delete_and_check(pilot, app, name, lambda: batch.read_namespaced_cron_job(name, NS))
@@ -279,10 +279,10 @@ async def test_every_name_opens_its_kind(demo_cluster):
                      "sts", "statefulsets", "ds", "daemonset", "cj", "cronjobs", "CronJob"):
             kind = registry.by_name(name)
             await command(pilot, app, name)
-            assert app.current.id == kind.id, name
+            assert app.main.current.id == kind.id, name
             await until(pilot, lambda k=kind.id: app.hub.feeds.get(k) is not None and app.hub.feeds[k].synced,
                         what=f"{kind.id} listed")
         # The demo's GPU operator runs as Deployments and DaemonSets: their rows are there.
         await command(pilot, app, "ds")
-        await until(pilot, lambda: app.current.store.get("gpu-operator/nvidia-dcgm-exporter") is not None,
+        await until(pilot, lambda: app.main.current.store.get("gpu-operator/nvidia-dcgm-exporter") is not None,
                     what="the dcgm-exporter daemon set")

@@ -6,7 +6,8 @@ import json
 
 from kubernetes import client
 
-from cockpit.app import PANES, CockpitApp
+from cockpit.app import CockpitApp
+from cockpit.ui.main_screen import PANES
 from cockpit.kube.connection import Kubeconfig
 from tests.support.pilot import until
 from tests.support.users import make_user
@@ -31,7 +32,7 @@ async def open_launch_form(pilot, app, preset: str):
 
 
 def table_text(app) -> list[str]:
-    table = app.table
+    table = app.main.table
     return [table.render_line(y).text for y in range(table.size.height)]
 
 
@@ -40,9 +41,9 @@ async def test_every_pane_renders_live(demo_cluster):
     async with app.run_test(size=(120, 40)) as pilot:
         for i, pane in enumerate(PANES):
             await pilot.press(str(i + 1))
-            assert app.current.id == pane
-            await until(pilot, lambda: len(app.current.store) > 0, what=f"{pane} rows")
-        await until(pilot, lambda: app._connection_text()[0] == "● live", what="live indicator")
+            assert app.main.current.id == pane
+            await until(pilot, lambda: len(app.main.current.store) > 0, what=f"{pane} rows")
+        await until(pilot, lambda: app.main._connection_text()[0] == "● live", what="live indicator")
     # The audit log shows who asked: the cockpit's own user agent.
     agents = {json.loads(line).get("userAgent", "") for line in demo_cluster.audit_log.read_text().splitlines()}
     assert any(a.startswith("gpu-cockpit/") for a in agents)
@@ -52,33 +53,33 @@ async def test_pod_change_reaches_the_screen_without_a_key(demo_cluster, kube_ad
     api = client.CoreV1Api(kube_admin)
     app = live_app(demo_cluster)
     async with app.run_test(size=(120, 30)) as pilot:
-        await until(pilot, lambda: len(app.current.store) > 0, what="pods")
+        await until(pilot, lambda: len(app.main.current.store) > 0, what="pods")
         key = f"team-nlp/{unique_name}"
         api.create_namespaced_pod("team-nlp", {
             "apiVersion": "v1", "kind": "Pod", "metadata": {"name": unique_name, "labels": {"probe": "a"}},
             "spec": {"nodeName": "cpu-01", "containers": [{"name": "c", "image": "busybox"}]}})
-        await until(pilot, lambda: app.current.store.get(key) is not None, what="new pod row")
-        await until(pilot, lambda: app.current.store.get(key).cells[3] == "Running", what="pod Running")
+        await until(pilot, lambda: app.main.current.store.get(key) is not None, what="new pod row")
+        await until(pilot, lambda: app.main.current.store.get(key).cells[3] == "Running", what="pod Running")
         api.patch_namespaced_pod(unique_name, "team-nlp", {"metadata": {"labels": {"probe": "b"}}})
-        await until(pilot, lambda: app.current.store.get(key).labels.get("probe") == "b", what="label change")
+        await until(pilot, lambda: app.main.current.store.get(key).labels.get("probe") == "b", what="label change")
         api.delete_namespaced_pod(unique_name, "team-nlp", grace_period_seconds=0)
-        await until(pilot, lambda: app.current.store.get(key) is None, what="row removed")
+        await until(pilot, lambda: app.main.current.store.get(key) is None, what="row removed")
 
 
 async def test_switching_context_retargets_the_panes(demo_cluster):
     app = live_app(demo_cluster, start_pane="experiments")
     async with app.run_test(size=(120, 30)) as pilot:
-        await until(pilot, lambda: app.current.store.get("team-nlp/bert-lr-search") is not None,
+        await until(pilot, lambda: app.main.current.store.get("team-nlp/bert-lr-search") is not None,
                     what="experiments as admin")
         await pilot.press("colon")
         await pilot.press(*"ctx cockpit-demo-viewer")
         await pilot.press("enter")
         await until(pilot, lambda: app.context == "cockpit-demo-viewer" and app.hub is not None, what="switch")
-        await until(pilot, lambda: app.table.placeholder.startswith("Forbidden"), what="forbidden placeholder")
-        assert len(app.current.store) == 0
+        await until(pilot, lambda: app.main.table.placeholder.startswith("Forbidden"), what="forbidden placeholder")
+        assert len(app.main.current.store) == 0
         await pilot.press("1")  # the viewer may list pods and nodes: GPU allocation is known
-        await until(pilot, lambda: len(app.current.store) > 0 and all(
-            "?" not in app.current.store.get(k).cells[3] for k in app.current.store.view()),
+        await until(pilot, lambda: len(app.main.current.store) > 0 and all(
+            "?" not in app.main.current.store.get(k).cells[3] for k in app.main.current.store.view()),
             what="gpu allocation known as viewer")
 
 
@@ -86,9 +87,9 @@ async def test_gpu_allocation_is_unknown_when_pods_cannot_be_listed(demo_cluster
     kubeconfig = make_user(demo_cluster, kube_admin, "nodes-only", ["cockpit-node-reader"], tmp_path)
     app = CockpitApp(Kubeconfig.load(kubeconfig), context="nodes-only", start_pane="gpu")
     async with app.run_test(size=(120, 30)) as pilot:
-        await until(pilot, lambda: len(app.current.store) > 0 and app.hub.pods_forbidden(), what="gpu rows")
-        await until(pilot, lambda: all(app.current.store.get(k).cells[3].startswith("?")
-                                       for k in app.current.store.view()), what="unknown allocation")
+        await until(pilot, lambda: len(app.main.current.store) > 0 and app.hub.pods_forbidden(), what="gpu rows")
+        await until(pilot, lambda: all(app.main.current.store.get(k).cells[3].startswith("?")
+                                       for k in app.main.current.store.view()), what="unknown allocation")
         assert any("allocation unknown" in line for line in [str(app.query_one("#panebar").render())])
 
 
@@ -97,38 +98,38 @@ async def test_gpu_node_drills_down_to_the_pods_holding_its_gpus(demo_cluster, k
     async with app.run_test(size=(120, 30)) as pilot:
         key = "gpu-h100-01|nvidia.com/gpu"
         # "?" until every pod has been listed; then the real count.
-        await until(pilot, lambda: app.current.store.get(key) is not None
-                    and not app.current.store.get(key).cells[3].startswith("?"), what="h100 allocation")
-        row = app.current.store.get(key)
+        await until(pilot, lambda: app.main.current.store.get(key) is not None
+                    and not app.main.current.store.get(key).cells[3].startswith("?"), what="h100 allocation")
+        row = app.main.current.store.get(key)
         # The row equals what the API says: the GPUs requested by running pods on that node.
         pods = client.CoreV1Api(kube_admin).list_pod_for_all_namespaces(field_selector="spec.nodeName=gpu-h100-01")
         want = sum(int(c.resources.limits.get("nvidia.com/gpu", 0)) for p in pods.items
                    if p.status.phase not in ("Succeeded", "Failed") for c in p.spec.containers
                    if c.resources and c.resources.limits)
         assert row.cells[3] == f"{want}/8"
-        app.table.move_cursor(app.current.store.index(key))
+        app.main.table.move_cursor(app.main.current.store.index(key))
         await pilot.press("enter")
-        await until(pilot, lambda: app.current.id == "node:gpu-h100-01" and len(app.current.store) > 0,
+        await until(pilot, lambda: app.main.current.id == "node:gpu-h100-01" and len(app.main.current.store) > 0,
                     what="holders")
-        assert any(k.startswith("team-nlp/llm-serve-bench") for k in app.current.store.view())
+        assert any(k.startswith("team-nlp/llm-serve-bench") for k in app.main.current.store.view())
         # Utilisation per pod, from the demo's exporters: the serving job keeps its GPUs busy.
-        holder = next(k for k in app.current.store.view() if k.startswith("team-nlp/llm-serve-bench"))
-        await until(pilot, lambda: app.current.store.get(holder).cells[4].endswith("%")
-                    and app.current.store.get(holder).cells[5].strip(), timeout=40, what="pod utilisation")
+        holder = next(k for k in app.main.current.store.view() if k.startswith("team-nlp/llm-serve-bench"))
+        await until(pilot, lambda: app.main.current.store.get(holder).cells[4].endswith("%")
+                    and app.main.current.store.get(holder).cells[5].strip(), timeout=40, what="pod utilisation")
         await pilot.press("escape")
-        assert app.current.id == "gpu"
+        assert app.main.current.id == "gpu"
 
 
 async def test_filter_by_label_and_describe(demo_cluster):
     app = live_app(demo_cluster, start_pane="jobs")
     async with app.run_test(size=(120, 30)) as pilot:
-        await until(pilot, lambda: len(app.current.store) > 5, what="jobs")
+        await until(pilot, lambda: len(app.main.current.store) > 5, what="jobs")
         await pilot.press("slash", *"-l team=nlp", "enter")
-        await until(pilot, lambda: app.current.store.filter_text == "-l team=nlp", what="filter")
-        names = [app.current.store.get(k).name for k in app.current.store.view()]
-        assert names and all(app.current.store.get(k).labels.get("team") == "nlp" for k in app.current.store.view())
+        await until(pilot, lambda: app.main.current.store.filter_text == "-l team=nlp", what="filter")
+        names = [app.main.current.store.get(k).name for k in app.main.current.store.view()]
+        assert names and all(app.main.current.store.get(k).labels.get("team") == "nlp" for k in app.main.current.store.view())
         assert "bert-finetune" in names and "resnet50-train" not in names
-        app.table.move_cursor(app.current.store.index("team-nlp/bert-finetune"))
+        app.main.table.move_cursor(app.main.current.store.index("team-nlp/bert-finetune"))
         await pilot.press("d")
         screen = await until(pilot, lambda: app.screen if "Events:" in getattr(app.screen, "body_text", "") else None,
                              what="describe text")
@@ -141,11 +142,11 @@ async def test_filter_by_label_and_describe(demo_cluster):
 async def test_experiment_drills_down_to_trials(demo_cluster):
     app = live_app(demo_cluster, start_pane="experiments")
     async with app.run_test(size=(140, 30)) as pilot:
-        await until(pilot, lambda: app.current.store.get("team-nlp/bert-lr-search") is not None, what="exp")
-        app.table.move_cursor(app.current.store.index("team-nlp/bert-lr-search"))
+        await until(pilot, lambda: app.main.current.store.get("team-nlp/bert-lr-search") is not None, what="exp")
+        app.main.table.move_cursor(app.main.current.store.index("team-nlp/bert-lr-search"))
         await pilot.press("enter")
-        await until(pilot, lambda: len(app.current.store) >= 9, what="trials")
-        cells = [app.current.store.get(k).cells for k in app.current.store.view()]
+        await until(pilot, lambda: len(app.main.current.store) >= 9, what="trials")
+        cells = [app.main.current.store.get(k).cells for k in app.main.current.store.view()]
         assert any("lr=" in " ".join(c) for c in cells)
 
 
@@ -153,8 +154,8 @@ async def test_logs_key_opens_the_pods_log(demo_cluster):
     app = live_app(demo_cluster, start_pane="pods")
     async with app.run_test(size=(120, 30)) as pilot:
         key = "team-vision/dev-box-alice"
-        await until(pilot, lambda: app.current.store.get(key) is not None, what="pod row")
-        app.table.move_cursor(app.current.store.index(key))
+        await until(pilot, lambda: app.main.current.store.get(key) is not None, what="pod row")
+        app.main.table.move_cursor(app.main.current.store.index(key))
         await pilot.press("l")
         await until(pilot, lambda: type(app.screen).__name__ == "LogScreen", what="log screen")
         view = app.screen.query_one("LogView")
@@ -167,7 +168,7 @@ async def test_logs_key_opens_the_pods_log(demo_cluster):
 async def test_launch_form_creates_a_gpu_job_and_lands_on_its_pods(demo_cluster, kube_admin, unique_name):
     app = live_app(demo_cluster, start_pane="gpu")
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: len(app.current.store) > 0 and app.hub.gpu.pods_known, what="gpu rows")
+        await until(pilot, lambda: len(app.main.current.store) > 0 and app.hub.gpu.pods_known, what="gpu rows")
         screen = await open_launch_form(pilot, app, "pytorch-train")
         # The GPU product list is what the nodes offer, with free counts.
         select = screen.query_one("#f-gpu_product")
@@ -183,8 +184,8 @@ async def test_launch_form_creates_a_gpu_job_and_lands_on_its_pods(demo_cluster,
         await pilot.press("ctrl+t")
         await until(pilot, lambda: "dry run passed" in str(screen.query_one("#status").render()), what="dry run")
         await pilot.press("ctrl+s")
-        await until(pilot, lambda: app.current.id == f"job:team-vision/{unique_name}", timeout=30, what="landed")
-        await until(pilot, lambda: len(app.current.store) == 1, what="the job's pod")
+        await until(pilot, lambda: app.main.current.id == f"job:team-vision/{unique_name}", timeout=30, what="landed")
+        await until(pilot, lambda: len(app.main.current.store) == 1, what="the job's pod")
     job = client.BatchV1Api(kube_admin).read_namespaced_job(unique_name, "team-vision")
     assert job.spec.template.spec.node_selector == {"nvidia.com/gpu.product": "NVIDIA-A100-SXM4-80GB"}
 
@@ -201,12 +202,12 @@ async def test_idle_view_lists_the_idle_dev_box_and_gpu_pane_shows_utilisation(d
     async with app.run_test(size=(160, 40)) as pilot:
         key = "gpu-h100-01|nvidia.com/gpu"
         # Utilisation arrives from the demo's exporters through the API server.
-        await until(pilot, lambda: app.current.store.get(key) is not None
-                    and app.current.store.get(key).cells[8].endswith("%"), timeout=40, what="utilisation")
-        app.run_command("idle")
-        await until(pilot, lambda: app.current.store.get("team-vision/dev-box-alice") is not None, timeout=40,
+        await until(pilot, lambda: app.main.current.store.get(key) is not None
+                    and app.main.current.store.get(key).cells[8].endswith("%"), timeout=40, what="utilisation")
+        app.main.run_command("idle")
+        await until(pilot, lambda: app.main.current.store.get("team-vision/dev-box-alice") is not None, timeout=40,
                     what="idle dev box")
-        busy = [k for k in app.current.store.view() if k.startswith("team-nlp/llm-serve-bench")]
+        busy = [k for k in app.main.current.store.view() if k.startswith("team-nlp/llm-serve-bench")]
         assert not busy
 
 
@@ -216,8 +217,8 @@ async def test_port_forward_from_the_pods_pane(demo_cluster):
     app = live_app(demo_cluster, start_pane="pods")
     async with app.run_test(size=(120, 30)) as pilot:
         key = "team-vision/dev-box-alice"
-        await until(pilot, lambda: app.current.store.get(key) is not None, what="pod row")
-        app.table.move_cursor(app.current.store.index(key))
+        await until(pilot, lambda: app.main.current.store.get(key) is not None, what="pod row")
+        app.main.table.move_cursor(app.main.current.store.index(key))
         await pilot.press("F")
         await until(pilot, lambda: type(app.screen).__name__ == "PortForwardDialog", what="dialog")
         await pilot.press("enter")
@@ -232,9 +233,9 @@ async def test_port_forward_from_the_pods_pane(demo_cluster):
 
         body = await asyncio.get_running_loop().run_in_executor(None, fetch)
         assert b"Jupyter" in body
-        app.run_command("pf")
-        await until(pilot, lambda: app.current.id == "pf" and len(app.current.store) == 1, what=":pf row")
-        await until(pilot, lambda: app.current.store.get(fwd.id).cells[3].startswith("active"), what="active")
+        app.main.run_command("pf")
+        await until(pilot, lambda: app.main.current.id == "pf" and len(app.main.current.store) == 1, what=":pf row")
+        await until(pilot, lambda: app.main.current.store.get(fwd.id).cells[3].startswith("active"), what="active")
         await pilot.press("ctrl+d")
         await until(pilot, lambda: not app.forwards.list() or app.forwards.list()[0].status == "stopped",
                     what="stopped")
@@ -244,22 +245,22 @@ async def test_pvc_pane_shows_the_pods_using_each_claim(demo_cluster, kube_admin
     app = live_app(demo_cluster, start_pane="pvcs")
     async with app.run_test(size=(140, 30)) as pilot:
         key = "team-nlp/checkpoints"
-        await until(pilot, lambda: app.current.store.get(key) is not None, what="pvc row")
+        await until(pilot, lambda: app.main.current.store.get(key) is not None, what="pvc row")
         client.CoreV1Api(kube_admin).create_namespaced_pod("team-nlp", {
             "apiVersion": "v1", "kind": "Pod", "metadata": {"name": unique_name},
             "spec": {"nodeName": "cpu-01", "containers": [{"name": "c", "image": "x"}],
                      "volumes": [{"name": "ck", "persistentVolumeClaim": {"claimName": "checkpoints"}}]}})
-        await until(pilot, lambda: unique_name in app.current.store.get(key).cells[6], what="USED-BY")
+        await until(pilot, lambda: unique_name in app.main.current.store.get(key).cells[6], what="USED-BY")
         client.CoreV1Api(kube_admin).delete_namespaced_pod(unique_name, "team-nlp", grace_period_seconds=0)
-        await until(pilot, lambda: unique_name not in app.current.store.get(key).cells[6], what="user gone")
+        await until(pilot, lambda: unique_name not in app.main.current.store.get(key).cells[6], what="user gone")
 
 
 async def test_actions_without_rbac_are_shown_disabled(demo_cluster):
     app = live_app(demo_cluster, context="cockpit-demo-viewer", start_pane="pods")
     async with app.run_test(size=(140, 30)) as pilot:
         await until(pilot, lambda: app.permissions.get(("delete", "pods")) is False, what="access review")
-        assert app.check_action("delete", ()) is None  # shown, but disabled
-        assert app.check_action("kind_action", ("kill",)) is None
+        assert app.main.check_action("delete", ()) is None  # shown, but disabled
+        assert app.main.check_action("kind_action", ("kill",)) is None
     admin = live_app(demo_cluster, start_pane="pods")
     async with admin.run_test(size=(140, 30)) as pilot:
         await until(pilot, lambda: admin.permissions.get(("delete", "pods")) is True, what="access review")
@@ -318,7 +319,7 @@ async def test_launch_form_builds_local_code_pushes_and_launches(demo_cluster, d
         screen.query_one("#f-base_image").value = base
         screen.query_one("#f-registry").value = docker_engine.registry
         await pilot.press("ctrl+s")
-        await until(pilot, lambda: app.current.id == f"job:team-vision/{unique_name}", timeout=120,
+        await until(pilot, lambda: app.main.current.id == f"job:team-vision/{unique_name}", timeout=120,
                     what="built, pushed, launched")
     job = client.BatchV1Api(kube_admin).read_namespaced_job(unique_name, "team-vision")
     image = job.spec.template.spec.containers[0].image
@@ -328,15 +329,15 @@ async def test_launch_form_builds_local_code_pushes_and_launches(demo_cluster, d
 async def test_nodes_pane_follows_gpu_allocation(demo_cluster, kube_admin, unique_name):
     app = live_app(demo_cluster, start_pane="nodes")
     async with app.run_test(size=(140, 30)) as pilot:
-        await until(pilot, lambda: app.current.store.get("gpu-a100-03") is not None
-                    and "?" not in app.current.store.get("gpu-a100-03").cells[3], what="node row")
-        before = app.current.store.get("gpu-a100-03").cells[3]
+        await until(pilot, lambda: app.main.current.store.get("gpu-a100-03") is not None
+                    and "?" not in app.main.current.store.get("gpu-a100-03").cells[3], what="node row")
+        before = app.main.current.store.get("gpu-a100-03").cells[3]
         assert before.startswith("0/")  # cordoned: nothing scheduled there
         client.CoreV1Api(kube_admin).create_namespaced_pod("team-vision", {
             "apiVersion": "v1", "kind": "Pod", "metadata": {"name": unique_name},
             "spec": {"nodeName": "gpu-a100-03", "containers": [{
                 "name": "c", "image": "x", "resources": {"limits": {"nvidia.com/gpu": "3"}}}]}})
-        await until(pilot, lambda: app.current.store.get("gpu-a100-03").cells[3].startswith("3/"),
+        await until(pilot, lambda: app.main.current.store.get("gpu-a100-03").cells[3].startswith("3/"),
                     what="allocation on the node row")
         client.CoreV1Api(kube_admin).delete_namespaced_pod(unique_name, "team-vision", grace_period_seconds=0)
-        await until(pilot, lambda: app.current.store.get("gpu-a100-03").cells[3].startswith("0/"), what="freed")
+        await until(pilot, lambda: app.main.current.store.get("gpu-a100-03").cells[3].startswith("0/"), what="freed")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cockpit.app import PANES
+from cockpit.ui.main_screen import PANES
 from tests.ui.recorded_app import recorded_app
 
 
@@ -17,7 +17,7 @@ def test_pane_snapshot(snap_compare, pane, size):
 def test_workflow_steps_snapshot(snap_compare):
     async def open_steps(pilot):
         await pilot.pause()
-        table = pilot.app.table
+        table = pilot.app.main.table
         table.move_cursor(table.store.index("team-vision/train-pipeline-7xk2p"))
         await pilot.press("enter")
         await pilot.pause()
@@ -28,7 +28,7 @@ def test_workflow_steps_snapshot(snap_compare):
 def test_node_gpu_holders_snapshot(snap_compare):
     async def open_node(pilot):
         await pilot.pause()
-        table = pilot.app.table
+        table = pilot.app.main.table
         table.move_cursor(table.store.index("gpu-a100-02|nvidia.com/gpu"))
         await pilot.press("enter")
         await pilot.pause()

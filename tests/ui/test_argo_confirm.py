@@ -18,9 +18,9 @@ async def test_each_control_asks_first_naming_the_workflow(key, title):
     app = recorded_app("workflows")
     sent: list = []
     async with app.run_test(size=(80, 24)) as pilot:
-        await until(pilot, lambda: app.current.store.get(WF) is not None, what="workflow row")
-        app.table.move_cursor(app.current.store.index(WF))
-        app._run_action = lambda summary, calls: sent.append(calls)  # what would go to the cluster
+        await until(pilot, lambda: app.main.current.store.get(WF) is not None, what="workflow row")
+        app.main.table.move_cursor(app.main.current.store.index(WF))
+        app.main._run_action = lambda summary, calls: sent.append(calls)  # what would go to the cluster
         await pilot.press(key)
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="confirmation")
         dialog = app.screen
@@ -40,9 +40,9 @@ async def test_suspend_needs_no_question():
     app = recorded_app("workflows")
     sent: list = []
     async with app.run_test(size=(80, 24)) as pilot:
-        await until(pilot, lambda: app.current.store.get(WF) is not None, what="workflow row")
-        app.table.move_cursor(app.current.store.index(WF))
-        app._run_action = lambda summary, calls: sent.append(calls)
+        await until(pilot, lambda: app.main.current.store.get(WF) is not None, what="workflow row")
+        app.main.table.move_cursor(app.main.current.store.index(WF))
+        app.main._run_action = lambda summary, calls: sent.append(calls)
         await pilot.press("z")
         await until(pilot, lambda: sent, what="suspend sent")
         assert not isinstance(app.screen, ConfirmScreen)

@@ -21,13 +21,13 @@ async def test_a_failing_plugin_is_shown_cleaned_and_the_watcher_survives_broken
     async with app.run_test(size=(160, 24)) as pilot:
         await until(pilot, lambda: app.problem is not None, what="the plugin's failure")
         await pilot.pause(0.2)
-        top = str(app._bars["#topbar"])
+        top = str(app.main._bars["#topbar"])
         assert "credential plugin failed" in top and "token expired for alice" in top, top
         assert "context lab" in top and str(path) in top
         toasts = [n.message for n in app._notifications]
         assert any("token expired for alice" in m for m in toasts), toasts
-        assert "token expired for alice" in app.table.placeholder
-        for text in [top, app.table.placeholder, *toasts]:
+        assert "token expired for alice" in app.main.table.placeholder
+        for text in [top, app.main.table.placeholder, *toasts]:
             assert "\x1b" not in text and "\x07" not in text and "owned" not in text
         # The top bar, the placeholder and the toast as the terminal would get them.
         shown = assert_terminal_safe(app)
@@ -47,5 +47,5 @@ async def test_a_failing_plugin_is_shown_cleaned_and_the_watcher_survives_broken
 
         # The watcher is still there: a repaired file shows its contexts.
         path.write_text(yaml.safe_dump(good(("lab", "lab-b"))))
-        await until(pilot, lambda: set(app.current.store.keys()) == {"lab", "lab-b"}, what="repaired contexts")
+        await until(pilot, lambda: set(app.main.current.store.keys()) == {"lab", "lab-b"}, what="repaired contexts")
         assert app.is_running

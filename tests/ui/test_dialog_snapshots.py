@@ -10,14 +10,11 @@ import pytest
 
 from cockpit.kube.actions import CleanupItem
 from cockpit.kube.logs import STREAMING, LogLine, LogTarget
-from cockpit.kube.store import RowStore
-from cockpit.ui import actions as ui_actions
 from cockpit.ui.screens import logs as logs_screen
 from cockpit.ui.screens import portforward
 from cockpit.ui.screens.confirm import ConfirmScreen
 from cockpit.ui.screens.logs import LogScreen
 from cockpit.ui.screens.portforward import PortForwardDialog
-from cockpit.ui.views import View
 from tests.support.pilot import until
 from tests.ui.recorded_app import FIXED_NOW, recorded_app, recorded_objects
 
@@ -52,12 +49,11 @@ def test_cleanup_confirmation_snapshot(snap_compare, size):
     async def run_before(pilot):
         app = pilot.app
         await pilot.pause()
-        view = View("cleanup", "Clean up: finished work and idle GPU holders (space unticks, ctrl+d deletes)",
-                    ui_actions.CLEANUP_COLUMNS, RowStore(), kind_id="pods", extra={"items": {}})
-        app.push_view(view)
-        app._show_cleanup(view, items)
+        view = app.main.cleanup_view()
+        app.main.push_view(view)
+        app.main._show_cleanup(view, items)
         await pilot.pause()
-        app.table.move_cursor(app.table.store.index("jobs:team-vision/resnet50-eval"))
+        app.main.table.move_cursor(app.main.table.store.index("jobs:team-vision/resnet50-eval"))
         await pilot.press("space")  # one unticked: the dialog lists the other three
         await pilot.press("ctrl+d")
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the confirmation")
@@ -71,8 +67,8 @@ def test_pvc_typed_name_confirmation_snapshot(snap_compare, size, state):
     async def run_before(pilot):
         app = pilot.app
         await pilot.pause()
-        key = next(k for k in app.table.store.keys() if k.endswith("/alice-data"))
-        app.table.move_cursor(app.table.store.index(key))
+        key = next(k for k in app.main.table.store.keys() if k.endswith("/alice-data"))
+        app.main.table.move_cursor(app.main.table.store.index(key))
         await pilot.press("ctrl+d")
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the confirmation")
         if state == "wrong-name":

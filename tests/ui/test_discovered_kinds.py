@@ -13,7 +13,7 @@ from tests.ui.test_app_live import live_app
 
 
 def _titles(app) -> list[str]:
-    return [c.title for c in app.current.columns]
+    return [c.title for c in app.main.current.columns]
 
 
 async def test_a_crd_created_while_running_opens_by_its_names_with_its_printer_columns(demo_cluster, kube_admin,
@@ -38,27 +38,27 @@ async def test_a_crd_created_while_running_opens_by_its_names_with_its_printer_c
                 "apiVersion": f"{GROUP}/v1", "kind": kind, "metadata": {"name": "batch-a"},
                 "spec": {"phase": "Queued", "gpus": 4, "queue": "nlp"}})
             # By its short name, typed like a person: the pane opens with the printer columns.
-            app.run_command(short)
-            await until(pilot, lambda: app.current.id.startswith(plural), what=f":{short} opens {plural}", timeout=30)
+            app.main.run_command(short)
+            await until(pilot, lambda: app.main.current.id.startswith(plural), what=f":{short} opens {plural}", timeout=30)
             await until(pilot, lambda: "PHASE" in _titles(app) and "GPUS" in _titles(app), what="printer columns")
             key = "team-nlp/batch-a"
-            await until(pilot, lambda: app.current.store.get(key) is not None, what="the object's row")
+            await until(pilot, lambda: app.main.current.store.get(key) is not None, what="the object's row")
             titles = _titles(app)
-            row = app.current.store.get(key)
+            row = app.main.current.store.get(key)
             assert row.cells[titles.index("PHASE")] == "Queued" and row.cells[titles.index("GPUS")] == "4"
             assert titles[0] == "NAMESPACE" and "AGE" in titles
             # Live: a change to a printer-column field arrives by watch.
             custom.patch_namespaced_custom_object(GROUP, "v1", "team-nlp", plural, "batch-a",
                                                   {"spec": {"phase": "Running"}})
-            await until(pilot, lambda: app.current.store.get(key).cells[_titles(app).index("PHASE")] == "Running",
+            await until(pilot, lambda: app.main.current.store.get(key).cells[_titles(app).index("PHASE")] == "Running",
                         what="the update on screen")
             # The other names open the same pane.
             for name in (plural, kind, f"{plural}.{GROUP}", f"{GROUP}/v1/{plural}"):
-                app.show_pane("pods")
-                app.run_command(name)
-                await until(pilot, lambda: app.current.id.startswith(plural), what=f":{name}", timeout=15)
+                app.main.show_pane("pods")
+                app.main.run_command(name)
+                await until(pilot, lambda: app.main.current.id.startswith(plural), what=f":{name}", timeout=15)
             # Delete asks, naming it, and the object is gone from the API.
-            app.table.move_cursor(app.current.store.index(key))
+            app.main.table.move_cursor(app.main.current.store.index(key))
             await pilot.press("ctrl+d")
             await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="confirmation")
             assert any("batch-a" in i for i in app.screen.items)
@@ -72,17 +72,17 @@ async def test_a_crd_created_while_running_opens_by_its_names_with_its_printer_c
                 return False
 
             await until(pilot, gone, what="object deleted in the API", timeout=30)
-            await until(pilot, lambda: app.current.store.get(key) is None, what="row gone")
+            await until(pilot, lambda: app.main.current.store.get(key) is None, what="row gone")
             # :api-resources lists it with its short name; Enter opens it.
-            app.show_pane("pods")
-            app.run_command("api-resources")
-            await until(pilot, lambda: app.current.id == "api-resources" and
-                        app.current.store.get(f"{plural}.{GROUP}") is not None, what="listed", timeout=30)
-            listed = app.current.store.get(f"{plural}.{GROUP}")
+            app.main.show_pane("pods")
+            app.main.run_command("api-resources")
+            await until(pilot, lambda: app.main.current.id == "api-resources" and
+                        app.main.current.store.get(f"{plural}.{GROUP}") is not None, what="listed", timeout=30)
+            listed = app.main.current.store.get(f"{plural}.{GROUP}")
             assert short in listed.cells[1] and kind in listed.cells
-            app.table.move_cursor(app.current.store.index(f"{plural}.{GROUP}"))
+            app.main.table.move_cursor(app.main.current.store.index(f"{plural}.{GROUP}"))
             await pilot.press("enter")
-            await until(pilot, lambda: app.current.id.startswith(plural), what="enter opens it")
+            await until(pilot, lambda: app.main.current.id.startswith(plural), what="enter opens it")
         finally:
             ext.delete_custom_resource_definition(f"{plural}.{GROUP}")
 
@@ -91,7 +91,7 @@ async def test_a_name_the_server_does_not_serve_says_so(demo_cluster):
     app = live_app(demo_cluster, start_pane="pods")
     async with app.run_test(size=(80, 24)) as pilot:
         await until(pilot, lambda: app.discovery is not None and app.discovery.read_at > 0, what="discovery")
-        app.run_command("nosuchthings")
+        app.main.run_command("nosuchthings")
         await until(pilot, lambda: any("unknown command" in str(n.message) and "nosuchthings" in str(n.message)
                                        for n in app._notifications), what="the warning", timeout=60)
-        assert app.current.id == "pods"
+        assert app.main.current.id == "pods"

@@ -34,10 +34,10 @@ async def test_contexts_follow_the_kubeconfig_file(tmp_path):
     path.write_text(yaml.safe_dump(kubeconfig(["lab-a", "lab-b"])))
     app = CockpitApp(Kubeconfig.load(path), start_pane="contexts")
     async with app.run_test(size=(100, 20)) as pilot:
-        await until(pilot, lambda: set(app.current.store.keys()) == {"lab-a", "lab-b"})
+        await until(pilot, lambda: set(app.main.current.store.keys()) == {"lab-a", "lab-b"})
         await pilot.pause(0.5)  # the watcher is running
         path.write_text(yaml.safe_dump(kubeconfig(["lab-a", "lab-c", "prod-gpu"])))
-        await until(pilot, lambda: set(app.current.store.keys()) == {"lab-a", "lab-c", "prod-gpu"})
+        await until(pilot, lambda: set(app.main.current.store.keys()) == {"lab-a", "lab-c", "prod-gpu"})
         path.write_text("contexts: [unterminated\n")  # broken: reported, app keeps running
         await until(pilot, lambda: any("cannot read kubeconfig" in n.message for n in app._notifications))
         assert app.is_running
@@ -52,7 +52,7 @@ async def test_broken_kubeconfig_is_reported_in_the_app(tmp_path):
     async with app.run_test(size=(100, 20)) as pilot:
         await pilot.pause(0.3)
         assert any(str(path) in n.message for n in app._notifications)
-        assert "Not connected" in app.table.placeholder
+        assert "Not connected" in app.main.table.placeholder
 
 
 async def test_the_cockpit_applies_an_edited_user_theme_and_keeps_it_when_broken(tmp_path, monkeypatch):
@@ -64,7 +64,7 @@ async def test_the_cockpit_applies_an_edited_user_theme_and_keeps_it_when_broken
     (themes / "lab.yaml").write_text('name: lab\ndark: true\nprimary: "#112233"\n')
     app = recorded_app("gpu", watch_themes=True)
     async with app.run_test(size=(100, 24)) as pilot:
-        app.run_command("theme lab")
+        app.main.run_command("theme lab")
         await until(pilot, lambda: app.theme == "lab")
         assert app.current_theme.primary.lower() == "#112233"
         await pilot.pause(0.5)  # the watcher is in place

@@ -9,16 +9,16 @@ from tests.ui.recorded_app import recorded_app
 
 
 def screen_lines(app) -> list[str]:
-    table = app.table
+    table = app.main.table
     return [table.render_line(y).text for y in range(table.size.height)]
 
 
 async def test_long_pod_names_stay_distinct_at_80_columns():
     app = recorded_app("pods")
     async with app.run_test(size=(80, 24)) as pilot:
-        await until(pilot, lambda: len(app.current.store) > 20, what="pods")
+        await until(pilot, lambda: len(app.main.current.store) > 20, what="pods")
         await pilot.pause()
-        table = app.table
+        table = app.main.table
         x = 1  # the mark cell
         for i, w, _ in table._layout():
             if i == 1:  # NAME
@@ -38,7 +38,7 @@ async def test_long_pod_names_stay_distinct_at_80_columns():
 async def test_every_gpu_product_total_is_on_screen():
     app = recorded_app("gpu")
     async with app.run_test(size=(80, 24)) as pilot:
-        await until(pilot, lambda: len(app.current.store) > 0, what="gpu rows")
+        await until(pilot, lambda: len(app.main.current.store) > 0, what="gpu rows")
         await pilot.pause()
         bar = str(app.screen.query_one("#panebar").render())
         # before: one line cut at 80 cells, H100 and T4 never shown
@@ -50,7 +50,7 @@ async def test_every_gpu_product_total_is_on_screen():
 async def test_experiments_show_their_namespace_at_80_columns():
     app = recorded_app("experiments")
     async with app.run_test(size=(80, 24)) as pilot:
-        await until(pilot, lambda: len(app.current.store) > 0, what="experiments")
+        await until(pilot, lambda: len(app.main.current.store) > 0, what="experiments")
         await pilot.pause()
         assert "NAMESPACE" in screen_lines(app)[0]
 
@@ -61,7 +61,7 @@ async def test_ctx_with_an_unknown_name_stays_and_lists_the_known_ones():
         await pilot.pause()
         shown: list[str] = []
         app.notify = lambda message, *a, **k: shown.append(str(message))
-        app.run_command("ctx nosuch")
+        app.main.run_command("ctx nosuch")
         await pilot.pause()
         assert app.context == "cockpit-demo"
         assert any("no context named 'nosuch'" in m and "known contexts: cockpit-demo, cockpit-demo-viewer" in m

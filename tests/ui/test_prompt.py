@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from textual import events
 from textual.widgets import Footer
 
-from cockpit.app import ALL_NAMESPACES
+from cockpit.ui.main_screen import ALL_NAMESPACES
 from cockpit.ui.prompt import Prompt, complete
 from cockpit.ui.screens.confirm import ConfirmScreen
 from cockpit.ui.screens.help import HelpScreen
@@ -52,15 +52,15 @@ def messages(app) -> list[str]:
 
 
 def spy(app, name: str) -> list:
-    """Record calls of one of the app's actions (the action still runs)."""
+    """Record calls of one of the main screen's actions (the action still runs)."""
     calls: list = []
-    real = getattr(app, name)
+    real = getattr(app.main, name)
 
     def wrapper(*args, **kw):
         calls.append(args)
         return real(*args, **kw)
 
-    setattr(app, name, wrapper)
+    setattr(app.main, name, wrapper)
     return calls
 
 
@@ -71,9 +71,9 @@ async def test_burst_colon_jobs_enter_on_pods_opens_jobs_and_no_shell():
         shells, describes = spy(app, "action_shell"), spy(app, "action_describe")
         burst(app, ":jobs\r")
         await settle(pilot)
-        assert app.current.id == "jobs"
+        assert app.main.current.id == "jobs"
         assert shells == [] and describes == []
-        assert len(app.screen_stack) == 1 and app.focused is app.table
+        assert len(app.screen_stack) == 1 and app.focused is app.main.table
 
 
 async def test_burst_colon_exp_on_workflows_stops_nothing():
@@ -83,7 +83,7 @@ async def test_burst_colon_exp_on_workflows_stops_nothing():
         stops = spy(app, "action_kind_action")
         burst(app, ":exp\r")
         await settle(pilot)
-        assert app.current.id == "experiments"
+        assert app.main.current.id == "experiments"
         assert stops == [] and len(app.screen_stack) == 1
 
 
@@ -180,8 +180,8 @@ async def test_selector_filter_gives_the_rows_the_labels_say():
         await pilot.pause()
         burst(app, "/-l team in (vision,nlp)\r")
         await settle(pilot)
-        assert len(app.table.store) == expected
-        assert app.table.store.filter_error == ""
+        assert len(app.main.table.store) == expected
+        assert app.main.table.store.filter_error == ""
 
 
 async def test_invalid_regex_and_selector_say_so():
@@ -190,12 +190,12 @@ async def test_invalid_regex_and_selector_say_so():
         await pilot.pause()
         burst(app, "/[\r")
         await settle(pilot)
-        assert "invalid regex" in app.table.render_line(1).text
+        assert "invalid regex" in app.main.table.render_line(1).text
         burst(app, "\x1b")  # clears the filter; the next / starts empty
         await settle(pilot)
         burst(app, "/-l team in (vision\r")
         await settle(pilot)
-        text = app.table.render_line(1).text
+        text = app.main.table.render_line(1).text
         assert "invalid label selector" in text and "No rows match" not in text
 
 
@@ -218,13 +218,13 @@ async def test_paste_of_a_command_onto_the_table_opens_the_prompt():
         assert prompt.value == "jobs" and app.focused is prompt
         await pilot.press("enter")
         await settle(pilot)
-        assert app.current.id == "jobs"
+        assert app.main.current.id == "jobs"
         # Into an open prompt, with Enter read right after the paste.
         burst(app, ":")
         app.post_message(events.Paste("pvc"))
         burst(app, "\r")
         await settle(pilot)
-        assert app.current.id == "pvcs"
+        assert app.main.current.id == "pvcs"
 
 
 async def test_unknown_namespace_is_refused_and_a_known_one_switches():
@@ -244,18 +244,18 @@ async def test_enter_on_a_namespace_opens_its_pods_and_all_namespaces_is_a_row()
     app = recorded_app("namespaces")
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
-        table = app.table
+        table = app.main.table
         assert table.store.index(ALL_NAMESPACES) == 0
         table.move_cursor(table.store.index("team-vision"))
         await pilot.press("enter")
         await settle(pilot)
-        assert app.current.id == "pods" and app.namespace == "team-vision"
+        assert app.main.current.id == "pods" and app.namespace == "team-vision"
         burst(app, ":ns\r")
         await settle(pilot)
         table.move_cursor(table.store.index(ALL_NAMESPACES))
         await pilot.press("enter")
         await settle(pilot)
-        assert app.current.id == "pods" and app.namespace is None
+        assert app.main.current.id == "pods" and app.namespace is None
 
 
 async def test_footer_offers_enter_only_where_it_opens_something():
@@ -272,7 +272,7 @@ async def test_sorting_keeps_the_cursor_on_the_same_object():
     app = recorded_app("pods")
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
-        table = app.table
+        table = app.main.table
         table.move_cursor(3)
         key = table.cursor_key
         for keys in (">", ">", "!", "<"):
@@ -369,7 +369,7 @@ async def test_a_key_rbac_refuses_says_why():
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         app.permissions[("delete", "pods")] = False  # what the viewer context's probe finds
-        app.refresh_bindings()
+        app.main.refresh_bindings()
         await pilot.press("ctrl+d")
         await settle(pilot)
         assert len(app.screen_stack) == 1
@@ -388,6 +388,6 @@ async def test_a_live_filter_update_pending_at_enter_does_not_undo_the_filter():
         prompt = app.query_one("#prompt", Prompt)
         for ch in "net50-train":  # the rest of the burst, and Enter, before any Changed is handled
             prompt.type_key(ch)
-        app._submit_prompt(prompt.value)
+        app.main._submit_prompt(prompt.value)
         await pilot.pause(0.4)  # longer than the live filter's delay
-        assert app.current.store.filter_text == "resnet50-train"
+        assert app.main.current.store.filter_text == "resnet50-train"

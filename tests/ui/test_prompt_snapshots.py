@@ -17,7 +17,8 @@ SIZES = pytest.mark.parametrize("size", [(80, 24), (160, 50)], ids=["80x24", "16
 @pytest.mark.parametrize("typed", [":", ":jobs", "/", "/-l team in (vision,nlp)"],
                          ids=["command-empty", "command-typed", "filter-empty", "filter-selector"])
 def test_prompt_snapshot(snap_compare, size, typed):
-    assert snap_compare(recorded_app("pods"), press=list(typed), terminal_size=size)
+    # The filter follows typing after a 0.15 s pause in it: the picture is taken after one.
+    assert snap_compare(recorded_app("pods"), press=[*typed, "wait:400"], terminal_size=size)
 
 
 @SIZES
@@ -36,7 +37,7 @@ def test_pod_delete_confirmation_snapshot(snap_compare, size):
     async def run_before(pilot):
         app = pilot.app
         await pilot.pause()
-        app.table.move_cursor(app.table.store.index("team-vision/dev-box-alice"))
+        app.main.table.move_cursor(app.main.table.store.index("team-vision/dev-box-alice"))
         await pilot.press("ctrl+d")
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the confirmation")
         await pilot.pause()

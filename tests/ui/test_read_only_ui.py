@@ -30,11 +30,11 @@ async def test_a_config_typo_starts_read_only_and_the_top_bar_says_where(demo_cl
     async with app.run_test(size=(80, 24)) as pilot:
         await until(pilot, lambda: app.hub is not None and app.hub.api is not None, what="connected")
         assert app.read_only and app.hub.api.read_only
-        top = await until(pilot, lambda: str(app._bars.get("#topbar", "")), what="top bar")
+        top = await until(pilot, lambda: str(app.main._bars.get("#topbar", "")), what="top bar")
         assert "[READ-ONLY]" in top
         assert f"read-only because of {tmp_path / 'config.yaml'}:2: read_only: expected true or false" in top
         # Shown on the screen, not only in the bar's model: the bar is as tall as its text.
-        assert app.screen.query_one("#topbar").size.height >= 2
+        await until(pilot, lambda: app.screen.query_one("#topbar").size.height >= 2, what="a two-line top bar")
 
 
 async def test_switching_into_a_read_only_context_closes_port_forwards(demo_cluster, tmp_path):
@@ -45,7 +45,7 @@ async def test_switching_into_a_read_only_context_closes_port_forwards(demo_clus
         assert not app.read_only
         fwd = app.forwards.start("team-vision", "dev-box-alice", 8888)
         assert _port_open(fwd.local_port)
-        app.run_command("ctx cockpit-demo-viewer")
+        app.main.run_command("ctx cockpit-demo-viewer")
         await until(pilot, lambda: app.context == "cockpit-demo-viewer" and app.read_only, what="switched")
         await until(pilot, lambda: not app.forwards.list(), what="forwards closed")
         assert not _port_open(fwd.local_port)
@@ -59,9 +59,9 @@ async def test_the_pf_pane_can_stop_a_forward_in_read_only(demo_cluster, tmp_pat
         await until(pilot, lambda: app.hub is not None and app.hub.api is not None, what="connected")
         fwd = app.forwards.start("team-vision", "dev-box-alice", 8888)
         app._read_only_flag = True  # the session turned read-only after the forward was made
-        app.run_command("pf")
-        await until(pilot, lambda: app.current.id == "pf" and len(app.current.store) == 1, what=":pf row")
-        assert app.check_action("delete", ()) is True
+        app.main.run_command("pf")
+        await until(pilot, lambda: app.main.current.id == "pf" and len(app.main.current.store) == 1, what=":pf row")
+        assert app.main.check_action("delete", ()) is True
         await pilot.press("ctrl+d")
         await until(pilot, lambda: not app.forwards.list(), what="stopped")
         assert not _port_open(fwd.local_port)

@@ -48,23 +48,23 @@ async def test_unreachable_api_server_is_said_in_words_and_rows_go_stale(demo_cl
     app = CockpitApp(kc, context="cockpit-demo", start_pane="pods")
     async with app.run_test(size=(120, 30)) as pilot:
         await until(pilot, lambda: app.hub is not None and app.hub.state("pods")[0] == "live"
-                    and len(app.current.store) > 5, what="pods listed")
-        rows_before = len(app.current.store)
+                    and len(app.main.current.store) > 5, what="pods listed")
+        rows_before = len(app.main.current.store)
         relay.cut()
-        top = await until(pilot, lambda: "retrying in" in str(app._bars.get("#topbar", "")) and
-                          str(app._bars["#topbar"]), timeout=40, what="unreachable in the top bar")
+        top = await until(pilot, lambda: "retrying in" in str(app.main._bars.get("#topbar", "")) and
+                          str(app.main._bars["#topbar"]), timeout=40, what="unreachable in the top bar")
         assert re.search(r"✖ (API server unreachable|connection to the API server lost)[^,]*, retrying in \d+ s",
                          top), top
         assert "Error" not in top and "urllib3" not in top and "Max retries" not in top
-        pane = await until(pilot, lambda: "stale since" in str(app._bars.get("#panebar", "")) and
-                           str(app._bars["#panebar"]), what="stale marker")
+        pane = await until(pilot, lambda: "stale since" in str(app.main._bars.get("#panebar", "")) and
+                           str(app.main._bars["#panebar"]), what="stale marker")
         assert re.search(r"stale since \d\d:\d\d:\d\d", pane)
-        assert len(app.current.store) >= rows_before  # the last rows stay on screen
+        assert len(app.main.current.store) >= rows_before  # the last rows stay on screen
         await pilot.press("3")  # another pane: also marked once its feed notices
-        await until(pilot, lambda: "stale since" in str(app._bars.get("#panebar", "")) or
-                    "retrying" in str(app._bars.get("#topbar", "")), what="jobs pane state")
+        await until(pilot, lambda: "stale since" in str(app.main._bars.get("#panebar", "")) or
+                    "retrying" in str(app.main._bars.get("#topbar", "")), what="jobs pane state")
         await pilot.press("2")
         relay.open()  # the same port again
-        await until(pilot, lambda: "● live" in str(app._bars.get("#topbar", "")), timeout=60, what="live again")
-        await until(pilot, lambda: "stale" not in str(app._bars.get("#panebar", "")), what="stale mark gone")
+        await until(pilot, lambda: "● live" in str(app.main._bars.get("#topbar", "")), timeout=60, what="live again")
+        await until(pilot, lambda: "stale" not in str(app.main._bars.get("#panebar", "")), what="stale mark gone")
     relay.cut()

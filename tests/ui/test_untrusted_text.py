@@ -48,7 +48,7 @@ async def test_escape_sequences_in_rows_are_inert():
     app = recorded_app("pods", evil_objects())
     async with app.run_test(size=(200, 20)) as pilot:
         await pilot.pause()
-        table = app.table
+        table = app.main.table
         lines = [table.render_line(y).text for y in range(table.size.height)]
         _assert_inert(lines)
         joined = "\n".join(lines)
@@ -201,10 +201,10 @@ async def test_corpus_from_the_cluster_in_describe_events_yaml_and_logs(demo_clu
 
     app = CockpitApp(Kubeconfig.load(demo_cluster.kubeconfig), context="cockpit-demo", start_pane="pods")
     async with app.run_test(size=(200, 50)) as pilot:
-        await until(pilot, lambda: any(k.endswith("/" + unique_name) for k in app.current.store.keys()),
+        await until(pilot, lambda: any(k.endswith("/" + unique_name) for k in app.main.current.store.keys()),
                     what="the pod listed")
         await pilot.press("slash", *unique_name, "enter")
-        await until(pilot, lambda: (app.table.cursor_key or "").endswith("/" + unique_name), what="cursor on the pod")
+        await until(pilot, lambda: (app.main.table.cursor_key or "").endswith("/" + unique_name), what="cursor on the pod")
 
         await pilot.press("d")
         await until(pilot, lambda: "EVENT-" in getattr(app.screen, "body_text", ""), timeout=30, what="describe")

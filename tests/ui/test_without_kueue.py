@@ -18,7 +18,7 @@ async def test_a_queue_pane_on_a_cluster_without_kueue_says_kueue_is_not_install
     async with app.run_test(size=(80, 24)) as pilot:
         await until(pilot, lambda: app.hub is not None, what="connected")
         for name in ("wl", "cq", "lq"):
-            app.run_command(name)
-            await until(pilot, lambda: app.table.placeholder == "Kueue is not installed on this cluster",
+            app.main.run_command(name)
+            await until(pilot, lambda: app.main.table.placeholder == "Kueue is not installed on this cluster",
                         what=f":{name} says Kueue is missing", timeout=30)
-        assert len(app.current.store) == 0
+        assert len(app.main.current.store) == 0

@@ -161,9 +161,34 @@ def test_pvc_rows_with_users() -> None:
         "RWX",
         "train-resnet-7x2kq",
         "31d",
+        "",
     )
     assert row.sort[3] == 40 * 2**30 and row.sort[6] == 1
     assert rows.pvc_row(pvcs["scratch"], NOW).cells[2:6] == ("Pending", "", "local-nvme", "RWOP")
+
+
+def test_pvc_why_pending_reads_the_storage_classes() -> None:
+    pvcs = load("pvcs.yaml")
+    scratch = pvcs["scratch"]  # Pending, storageClassName local-nvme
+
+    def classes(*objs):
+        return lambda: list(objs)
+
+    nvme = {"metadata": {"name": "local-nvme"}, "volumeBindingMode": "WaitForFirstConsumer"}
+    ceph = {"metadata": {"name": "cephfs", "annotations": {"storageclass.kubernetes.io/is-default-class": "true"}}}
+    assert rows.pvc_row(scratch, NOW).cells[8] == "no volume bound yet"
+    assert rows.pvc_row(scratch, NOW, None, classes(ceph)).cells[8] == "StorageClass local-nvme does not exist"
+    assert rows.pvc_row(scratch, NOW, None, classes(ceph, nvme)).cells[8] == (
+        "waits for its first pod to be scheduled (WaitForFirstConsumer)")
+    no_class = {**scratch, "spec": {k: v for k, v in scratch["spec"].items() if k != "storageClassName"}}
+    plain = {"metadata": {"name": "cephfs"}}
+    assert rows.pvc_row(no_class, NOW, None, classes(plain)).cells[8] == (
+        "names no StorageClass and none is the default")
+    # The beta annotation still names the default, as kubectl reads it.
+    beta = {"metadata": {"name": "cephfs", "annotations": {"storageclass.beta.kubernetes.io/is-default-class": "true"}}}
+    assert rows.pvc_row(no_class, NOW, None, classes(beta)).cells[8] == "no volume bound yet"
+    # A Bound claim never asks for the classes.
+    assert rows.pvc_row(pvcs["data-vision"], NOW, None, lambda: 1 / 0).cells[8] == ""
     assert rows.pvc_row(pvcs["notebook-ana-0-home"], NOW).cells[2] == "Terminating"
 
 

@@ -44,7 +44,7 @@ def test_a_product_no_node_has_is_named_before_the_schedulers_words():
 
 
 def test_claims_and_storage_classes():
-    sc = [{"metadata": {"name": "local", "annotations": {why.DEFAULT_CLASS: "true"}},
+    sc = [{"metadata": {"name": "local", "annotations": {why.DEFAULT_CLASS_ANNOTATIONS[0]: "true"}},
            "volumeBindingMode": "WaitForFirstConsumer"}]
     pvc = {"metadata": {"name": "data"}, "spec": {}, "status": {"phase": "Pending"}}
     assert "WaitForFirstConsumer" in why.why_pvc(pvc, sc)

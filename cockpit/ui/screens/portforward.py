@@ -31,6 +31,7 @@ from cockpit.kube.portforward import (
     owner_of,
     port_is_free,
     ports_of,
+    service_ports,
     suggest_local_port,
 )
 from cockpit.kube.quantity import fmt_bytes
@@ -46,11 +47,17 @@ class PortTarget:
     name: str
     port: int
     declared: bool = True
+    service_port: int = 0  # a Service's port that forwards to `port` on the pod
 
     def label(self) -> str:
         quick = next((q for q, p in QUICK_PORTS.items() if p == self.port), "")
         what = " / ".join(dict.fromkeys(x for x in (self.name, quick) if x)) or "port"
-        where = f"container {self.container}" if self.declared else "quick target, not declared"
+        if not self.declared:
+            where = "quick target, not declared"
+        elif self.service_port:
+            where = f"service port {self.service_port} → pod port {self.port}"
+        else:
+            where = f"container {self.container}"
         return f"{self.port:>5}  {what}  ({where})"
 
 
@@ -60,6 +67,39 @@ def port_targets(pod: Any) -> list[PortTarget]:
     have = {t.port for t in declared}
     quick = [PortTarget("", name, port, declared=False) for name, port in QUICK_PORTS.items() if port not in have]
     return declared + quick
+
+
+@dataclass(frozen=True, slots=True)
+class ForwardOffer:
+    """What the dialog offers: a pod's ports, or a Service's ports on the pod it picked."""
+
+    title: str
+    namespace: str
+    pod: str
+    targets: list[PortTarget]
+    owner: dict | None = None  # how the forward finds the next pod when this one goes
+
+
+def pod_offer(pod: Any) -> ForwardOffer:
+    pod = as_json(pod)
+    meta = pod.get("metadata") or {}
+    ns, name = str(meta.get("namespace", "")), str(meta.get("name", ""))
+    return ForwardOffer(f"Port-forward {clean(ns)}/{clean(name)}", ns, name, port_targets(pod), owner_of(pod))
+
+
+def service_offer(svc: Any, pod: Any) -> ForwardOffer:
+    """A Service's TCP ports, each forwarded to its targetPort on `pod`; the forward follows the
+    Service's selector to another pod when that one goes."""
+    svc, pod = as_json(svc), as_json(pod)
+    meta, pod_meta = svc.get("metadata") or {}, pod.get("metadata") or {}
+    ns, name, pod_name = str(meta.get("namespace", "")), str(meta.get("name", "")), str(pod_meta.get("name", ""))
+    selector = (svc.get("spec") or {}).get("selector") or {}
+    targets = [PortTarget("", port_name, target, service_port=port) for port_name, port, target in
+               service_ports(svc, pod)]
+    owner = {"kind": "Service", "name": name,
+             "selector": ",".join(f"{k}={v}" for k, v in sorted(selector.items()))}
+    return ForwardOffer(f"Port-forward service {clean(ns)}/{clean(name)} (pod {clean(pod_name)})", ns, pod_name,
+                        targets, owner)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,20 +144,21 @@ class PortForwardDialog(ModalScreen[PortForwardChoice | None]):
     """
 
     def __init__(self, pod: Any, *, address: str = DEFAULT_ADDRESS):
+        """`pod`: a pod (its declared ports and the quick targets), or a ForwardOffer."""
         super().__init__()
-        pod = as_json(pod)
-        meta = pod.get("metadata") or {}
-        self.namespace = str(meta.get("namespace", ""))
-        self.pod_name = str(meta.get("name", ""))
-        self.owner = owner_of(pod)
-        self.targets = port_targets(pod)
+        offer = pod if isinstance(pod, ForwardOffer) else pod_offer(pod)
+        self.title = offer.title
+        self.namespace = offer.namespace
+        self.pod_name = offer.pod
+        self.owner = offer.owner
+        self.targets = offer.targets
         self.default_address = address
         first = self.targets[0].port if self.targets else 0
         self._suggested = str(suggest_local_port(first, address)) if first else ""
 
     def compose(self):
         with Vertical():
-            yield Static(Text(f"Port-forward {clean(self.namespace)}/{clean(self.pod_name)}", style="bold"))
+            yield Static(Text(self.title, style="bold"))
             yield OptionList(*(Option(Text(t.label()), id=str(i)) for i, t in enumerate(self.targets)),
                              id="ports")
             with Horizontal():
