@@ -13,14 +13,14 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from cockpit.demo.workloads import LONG, job
+from cockpit.kube.kueue import GROUP, QUEUE_LABEL, VERSION
 
 if TYPE_CHECKING:
     from cockpit.demo.fleet import Seeder
 
-API = "kueue.x-k8s.io/v1beta2"
+API = f"{GROUP}/{VERSION}"
 COHORT = "gpu-fleet"
 QUEUE = "gpu-queue"  # the LocalQueue of each team namespace
-QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
 PRIORITY_LABEL = "kueue.x-k8s.io/priority-class"
 CPU_FLAVOR = "default-flavor"
 MIG_RESOURCE = "nvidia.com/mig-1g.10gb"

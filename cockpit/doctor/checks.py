@@ -673,7 +673,8 @@ def _active(queue: Mapping[str, Any]) -> bool:
 def kueue(groups: set[str], deployments: Sequence[Mapping[str, Any]],
           cluster_queues: Sequence[Mapping[str, Any]] | None = None) -> CheckResult:
     """Kueue when installed: its manager runs (a ready Deployment, or, where it runs elsewhere,
-    ClusterQueues it has marked Active) - while it is down its webhooks hold or refuse jobs."""
+    ClusterQueues it has marked Active) - while it is down its webhooks hold or refuse jobs.
+    `cluster_queues` None: they could not be read (RBAC), which says nothing about the manager."""
     id_, title = "kueue", "Kueue"
     if "kueue.x-k8s.io" not in groups:
         return CheckResult(id_, title, OK, "not installed (jobs are not queued)")
@@ -682,6 +683,11 @@ def kueue(groups: set[str], deployments: Sequence[Mapping[str, Any]],
     if down:
         return CheckResult(id_, title, FAILED, f"{_listing(down)}: no ready replica; queued jobs stay suspended",
                            "check the manager's logs", tuple(f"deployment/{d}" for d in down))
+    if cluster_queues is None and not found:
+        return CheckResult(id_, title, WARNING, "Kueue is installed, but this context may not read its "
+                                                "ClusterQueues nor see its manager's Deployment: cannot tell "
+                                                "whether it runs", "ask an admin, or run doctor with a context "
+                                                                   "that may list clusterqueues")
     queues = list(cluster_queues or [])
     inactive = [name_of(q) for q in queues if not _active(q)]
     active = [name_of(q) for q in queues if _active(q)]

@@ -12,6 +12,7 @@ from cockpit.kube.quantity import parse_quantity
 from cockpit.kube.text import clean
 
 GROUP, VERSION = "kueue.x-k8s.io", "v1beta2"
+QUEUE_LABEL = "kueue.x-k8s.io/queue-name"  # what puts a Job in a LocalQueue
 NOT_INSTALLED = "Kueue is not installed on this cluster"
 
 

@@ -20,6 +20,7 @@ from cockpit.kube.gpu import (
     node_gpu_info,
     node_ready,
 )
+from cockpit.kube.kueue import QUEUE_LABEL
 from cockpit.kube.model import Column, Row
 from cockpit.kube.quantity import parse_quantity
 from cockpit.kube.text import clean
@@ -411,7 +412,7 @@ def job_row(
     why = ""
     if state == "Suspended":
         # Kueue holds a queued Job suspended until its queue admits it (:wl says why in detail).
-        queue = labels.get("kueue.x-k8s.io/queue-name", "")
+        queue = labels.get(QUEUE_LABEL, "")
         why = f"waiting for Kueue queue {clean(queue, 63)} (:wl)" if queue else "suspended (spec.suspend)"
     return Row(
         key=_key(ns, name),

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from cockpit.kube.informer import Resource
+from cockpit.kube.kueue import GROUP, QUEUE_LABEL, VERSION
 from cockpit.kube.text import clean
 
 Obj = Mapping[str, Any]
@@ -21,8 +22,7 @@ PVCS = Resource("", "v1", "persistentvolumeclaims")
 JOBS = Resource("batch", "v1", "jobs")
 NODES = Resource("", "v1", "nodes", namespaced=False)
 STORAGE_CLASSES = Resource("storage.k8s.io", "v1", "storageclasses", namespaced=False)
-WORKLOADS = Resource("kueue.x-k8s.io", "v1beta2", "workloads")
-QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
+WORKLOADS = Resource(GROUP, VERSION, "workloads")
 # The GA annotation, and the beta one older clusters still carry (kubectl reads both).
 DEFAULT_CLASS_ANNOTATIONS = ("storageclass.kubernetes.io/is-default-class",
                              "storageclass.beta.kubernetes.io/is-default-class")

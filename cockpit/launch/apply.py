@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from cockpit.kube.kueue import GROUP, QUEUE_LABEL, VERSION
 from cockpit.launch.errors import LaunchCancelled, LaunchError
 from cockpit.launch.preset import Preset
 
@@ -314,8 +315,7 @@ def _label_pods(manifest: dict, key: str, value: str) -> None:
         (pod_meta.setdefault("labels", {}) or {})[key] = value
 
 
-QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
-KUEUE_API = "kueue.x-k8s.io/v1beta2"
+KUEUE_API = f"{GROUP}/{VERSION}"
 
 
 def check_queue(api_client: Any, namespace: str, queue: str, manifests: list[dict]) -> None:

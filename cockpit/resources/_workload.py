@@ -14,11 +14,21 @@ from cockpit.kube.gpu import gpu_requests
 from cockpit.kube.model import Row
 from cockpit.kube.selector import Requirement, Selector
 from cockpit.kube.store import RowStore
-from cockpit.resources.base import KindAction
+from cockpit.resources.base import Kind, KindAction
 
 # A LabelSelector's matchExpressions operators, as the label-selector grammar spells them.
 _OPS = {"In": "in", "NotIn": "notin", "Exists": "exists", "DoesNotExist": "!"}
 
+
+
+class AppsWorkload(Kind):
+    """Deployments, ReplicaSets, StatefulSets, DaemonSets (apps/v1): rows that move only with
+    AGE (no durations), deleting one takes its pods, Enter opens what it controls."""
+
+    group = "apps"
+    rebuild_as_time_passes = False
+    delete_note = " (and their pods)"
+    opens = True
 
 def selector_of(label_selector: Mapping[str, Any] | None) -> Selector | None:
     """The selector an object's spec.selector means; None when it selects nothing (empty or an

@@ -10,7 +10,6 @@ from cockpit.kube.model import Column, Row
 from cockpit.kube.rows import _age, _int, _key, _meta
 from cockpit.kube.text import clean
 from cockpit.resources import _workload
-from cockpit.resources.base import Kind
 
 DAEMONSET_COLUMNS: tuple[Column, ...] = (
     Column("NAMESPACE", 16, priority=2, min_width=11),
@@ -44,15 +43,12 @@ def daemonset_row(ds: Mapping[str, Any], now: float) -> Row:
     )
 
 
-class DaemonSets(Kind):
-    id, title, api_kind, group, plural = "daemonsets", "DaemonSets", "DaemonSet", "apps", "daemonsets"
+class DaemonSets(_workload.AppsWorkload):
+    id, title, api_kind, plural = "daemonsets", "DaemonSets", "DaemonSet", "daemonsets"
     aliases = ("ds",)
     commands = ("ds", "daemonsets", "daemonset")
     columns = DAEMONSET_COLUMNS
-    rebuild_as_time_passes = False
     help = "daemon sets (Enter: their pods)"
-    delete_note = " (and their pods)"
-    opens = True
 
     def __init__(self):
         self.actions = {

@@ -12,7 +12,6 @@ from cockpit.kube.model import Column, Row
 from cockpit.kube.rows import NO_VALUE, _age, _int, _key, _meta, fmt_gpus
 from cockpit.kube.store import RowStore
 from cockpit.resources import _workload
-from cockpit.resources.base import Kind
 
 DEPLOYMENT_COLUMNS: tuple[Column, ...] = (
     Column("NAMESPACE", 16, priority=2, min_width=11),
@@ -45,15 +44,12 @@ def deployment_row(dep: Mapping[str, Any], now: float, names: Iterable[str] = DE
     )
 
 
-class Deployments(Kind):
-    id, title, api_kind, group, plural = "deployments", "Deployments", "Deployment", "apps", "deployments"
+class Deployments(_workload.AppsWorkload):
+    id, title, api_kind, plural = "deployments", "Deployments", "Deployment", "deployments"
     aliases = ("deploy",)
     commands = ("deploy", "deployments", "deployment")
     columns = DEPLOYMENT_COLUMNS
-    rebuild_as_time_passes = False  # no durations: AGE alone moves
     help = "deployments (Enter: their replica sets)"
-    delete_note = " (and their pods)"
-    opens = True
 
     def __init__(self):
         self.actions = {

@@ -10,7 +10,6 @@ from cockpit.kube.model import Column, Row
 from cockpit.kube.rows import NO_VALUE, _age, _int, _key, _meta, fmt_gpus
 from cockpit.kube.selector import Requirement, Selector
 from cockpit.resources import _workload
-from cockpit.resources.base import Kind
 
 REPLICASET_COLUMNS: tuple[Column, ...] = (
     Column("NAMESPACE", 16, priority=2, min_width=11),
@@ -41,15 +40,12 @@ def replicaset_row(rs: Mapping[str, Any], now: float, names: Iterable[str] = DEF
     )
 
 
-class ReplicaSets(Kind):
-    id, title, api_kind, group, plural = "replicasets", "ReplicaSets", "ReplicaSet", "apps", "replicasets"
+class ReplicaSets(_workload.AppsWorkload):
+    id, title, api_kind, plural = "replicasets", "ReplicaSets", "ReplicaSet", "replicasets"
     aliases = ("rs",)
     commands = ("rs", "replicasets", "replicaset")
     columns = REPLICASET_COLUMNS
-    rebuild_as_time_passes = False  # no durations: AGE alone moves
     help = "replica sets (Enter: their pods)"
-    delete_note = " (and their pods)"
-    opens = True
 
     def build(self, obj, hub):
         return replicaset_row(obj, hub.clock(), hub.gpu.index.names, hub.gpu.index.prefixes)

@@ -10,7 +10,6 @@ from cockpit.kube.gpu import DEFAULT_GPU_PREFIXES, DEFAULT_GPU_RESOURCES
 from cockpit.kube.model import Column, Row
 from cockpit.kube.rows import NO_VALUE, _age, _int, _key, _meta, fmt_gpus
 from cockpit.resources import _workload
-from cockpit.resources.base import Kind
 
 STATEFULSET_COLUMNS: tuple[Column, ...] = (
     Column("NAMESPACE", 16, priority=2, min_width=11),
@@ -39,16 +38,14 @@ def statefulset_row(sts: Mapping[str, Any], now: float, names: Iterable[str] = D
     )
 
 
-class StatefulSets(Kind):
-    id, title, api_kind, group, plural = "statefulsets", "StatefulSets", "StatefulSet", "apps", "statefulsets"
+class StatefulSets(_workload.AppsWorkload):
+    id, title, api_kind, plural = "statefulsets", "StatefulSets", "StatefulSet", "statefulsets"
     aliases = ("sts",)
     commands = ("sts", "statefulsets", "statefulset")
     columns = STATEFULSET_COLUMNS
-    rebuild_as_time_passes = False
     help = "stateful sets (Enter: their pods)"
     # Its PersistentVolumeClaims stay: the API server never deletes them with the set.
     delete_note = " (and their pods; their volume claims stay)"
-    opens = True
 
     def __init__(self):
         self.actions = {
