@@ -309,7 +309,7 @@ class ClusterActions:
         meta = pod.get("metadata") or {}
         if not names:
             return
-        exec_into(self, clone_api(self.hub.api), meta.get("namespace", ""), meta.get("name", ""),
+        exec_into(self.app, clone_api(self.hub.api), meta.get("namespace", ""), meta.get("name", ""),
                   default or names[0])
 
     def _forward_dialog(self, offer) -> None:

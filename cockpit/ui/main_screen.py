@@ -148,8 +148,8 @@ class MainScreen(ClusterActions, Screen):
         return self.app.call_from_thread(callback, *args, **kwargs)
 
     def on_mount(self) -> None:
-        self._table = self.query_one("#table", ResourceTable)
-        self.show_pane(self._start_pane if self._start_pane in self.views else "pods")
+        if not self.places:  # a command typed while the cockpit started may have chosen one
+            self.show_pane(self._start_pane if self._start_pane in self.views else "pods")
         if self.focused is None:  # a `:` typed while the cockpit starts keeps its prompt
             self.table.focus()
 
@@ -175,7 +175,10 @@ class MainScreen(ClusterActions, Screen):
     def compose(self) -> ComposeResult:
         yield Static(id="topbar")
         yield Static(id="panebar")
-        yield ResourceTable(list(GPU_PANE_COLUMNS), id="table")
+        # Held from here on: keys typed while the cockpit starts (`:jobs⏎` sent with the command)
+        # can run a command before on_mount.
+        self._table = ResourceTable(list(GPU_PANE_COLUMNS), id="table")
+        yield self._table
         yield PromptBar(id="prompt-bar")
         yield Footer()
 
