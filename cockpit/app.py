@@ -235,8 +235,12 @@ class CockpitApp(App):
         # and focuses it before the `j` is read, `d` pushes Describe before the `esc`.
         if isinstance(event, events.Key) and not event.is_forwarded and await self._run_key_now(event):
             return
-        if isinstance(event, events.Paste) and not event.is_forwarded and self.main.paste_to_prompt(event.text):
-            return
+        # A screen with prompts of its own (the main screen, the log view) takes a paste of `:cmd`
+        # or `/text` as typing it would.
+        if isinstance(event, events.Paste) and not event.is_forwarded and self.screen_stack:
+            paste = getattr(self.screen, "paste_to_prompt", None)
+            if paste is not None and paste(event.text):
+                return
         await super().on_event(event)
 
     async def _run_key_now(self, event: events.Key) -> bool:

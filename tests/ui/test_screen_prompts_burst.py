@@ -82,6 +82,25 @@ async def test_log_search_pasted_then_enter_in_one_read():
         assert toggles(screen)[:2] == before[:2] and toggles(screen)[3:] == before[3:]
 
 
+async def test_a_pasted_slash_word_on_the_log_view_searches_for_it():
+    """A paste of `/loss` onto the view (no prompt open) opens the search with the word, as on
+    the main table; Enter right after it searches. Before, the paste was dropped."""
+    app = recorded_app("pods")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await log_screen(pilot)
+        before = toggles(screen)
+        app.post_message(events.Paste("/loss"))
+        burst(app, "\r")
+        await settle(pilot)
+        assert screen.view.search_text == "loss"
+        # No letter of it ran a hotkey (s saves, w wraps); a search stops following, as typed.
+        after = toggles(screen)
+        assert after[:2] == before[:2] and after[3:] == before[3:]
+        app.post_message(events.Paste("plain words"))  # not a search: nothing happens
+        await settle(pilot)
+        assert screen.view.search_text == "loss" and toggles(screen) == after
+
+
 async def test_log_save_name_typed_in_one_burst_is_the_file_written(tmp_path):
     app = recorded_app("pods")
     async with app.run_test(size=(80, 24)) as pilot:

@@ -472,6 +472,22 @@ class LogScreen(Screen):
         # to the last one (↑ brings that back).
         self._open_prompt("search", "/", "text (case-insensitive unless it has capitals; ↑ the last ones)")
 
+    def paste_to_prompt(self, text: str) -> bool:
+        """A paste of `/word` onto the log view searches for it, as typing it would; a paste into
+        an open prompt is typed there now (before an Enter read right after it)."""
+        prompt = self.query_one("#logs-prompt", TextPrompt)
+        lines = text.splitlines()
+        if self._prompt_mode:
+            if lines:
+                prompt.type_key(lines[0])
+            return True
+        line = text.lstrip().splitlines()[0] if text.strip() else ""
+        if line[:1] != "/":
+            return False
+        self.action_search()
+        prompt.type_key(line[1:])
+        return True
+
     def action_save(self) -> None:
         targets = self._current_targets()
         if not targets:
