@@ -347,8 +347,8 @@ async def test_a_pending_claim_says_why_and_follows_its_storage_class(demo_clust
     """The PVC pane's WHY PENDING reads the StorageClasses: a class that does not exist is named;
     once it is created (WaitForFirstConsumer), the row says the claim waits for its first pod."""
     core, storage = client.CoreV1Api(kube_admin), client.StorageV1Api(kube_admin)
-    ns, name = "team-nlp", unique_name.replace("_", "-")
-    cls = f"{name}-nvme"
+    ns, tag = "team-nlp", uuid.uuid4().hex[:6]
+    name, cls = f"claim-{tag}", f"nvme-{tag}"  # short: the reason must fit its column
     core.create_namespaced_persistent_volume_claim(ns, {"metadata": {"name": name}, "spec": {
         "storageClassName": cls, "accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}})
     app = live_app(demo_cluster)
@@ -361,7 +361,7 @@ async def test_a_pending_claim_says_why_and_follows_its_storage_class(demo_clust
                         what="the missing class named")
             select(app, key)
             await pilot.pause()
-            assert any(f"StorageClass {cls} does not exist" in line for line in table_text(app)), table_text(app)
+            assert any(f"StorageClass {cls} does not exist" in line for line in table_text(app)), "\n".join(table_text(app))
             storage.create_storage_class({"metadata": {"name": cls}, "provisioner": "example.com/none",
                                           "volumeBindingMode": "WaitForFirstConsumer"})
             await until(pilot, lambda: app.main.current.store.get(key).cells[-1].startswith("waits for its first pod"),
