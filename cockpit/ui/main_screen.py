@@ -124,6 +124,7 @@ class MainScreen(ClusterActions, Screen):
     permissions = property(lambda self: self.app.permissions)
     forwards = property(lambda self: self.app.forwards)
     util = property(lambda self: self.app.util)
+    scraper = property(lambda self: self.app.scraper)
     clock = property(lambda self: self.app.clock)
     discovery = property(lambda self: self.app.discovery)
     problem = property(lambda self: self.app.problem)
@@ -152,6 +153,9 @@ class MainScreen(ClusterActions, Screen):
             self.show_pane(self._start_pane if self._start_pane in self.views else "pods")
         if self.focused is None:  # a `:` typed while the cockpit starts keeps its prompt
             self.table.focus()
+        # The bars say what is known once the screen can show it: a kubeconfig problem found
+        # before it mounted, with no hub to tick for.
+        self.call_after_refresh(self.refresh_bars)
 
     def connected(self) -> None:
         """A context's client is ready: the feed of the place shown starts; RBAC is asked."""
