@@ -301,12 +301,13 @@ def test_port_forward_a_service_follows_its_selector_to_the_next_pod(tmux_cockpi
     term.keys("F")
     screen = flat(term.wait_for(rf"Port-forward service {NS}/{name}"))
     assert f"(pod {name}-a)" in screen, screen
-    assert re.search(r"8888\s+http / jupyter\s+\(service port 80 → pod port 8888\)", screen), screen
+    # Named by the Service's port name ("web"), and the quick target the pod port is.
+    assert re.search(r"8888\s+web / jupyter\s+\(service port 80 → pod port 8888\)", screen), screen
     term.keys("Enter")
     term.wait_gone(rf"Port-forward service {NS}/{name}")
     term.keys(":")
     term.burst("pf", "Enter")
-    active = rf"\bpf\d+\s+\S*{name[-5:]}-a:8888\s+127\.0\.0\.1:(\d+)\s+active"
+    active = r"\bpf\d+\s+\S*-a:8888\s+127\.0\.0\.1:(\d+)\s+active"
     port = int(re.search(active, term.wait_for(active)).group(1))
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as resp:
         assert b"Jupyter demo" in resp.read()
@@ -314,7 +315,7 @@ def test_port_forward_a_service_follows_its_selector_to_the_next_pod(tmux_cockpi
     # The pod goes; another the Service selects takes its place, on the same local port.
     core(kube_admin).delete_namespaced_pod(f"{name}-a", NS, grace_period_seconds=0)
     running_pod(kube_admin, undo, f"{name}-b", ports=[("http", 8888)], labels=app)
-    term.wait_for(rf"\bpf\d+\s+\S*{name[-5:]}-b:8888\s+127\.0\.0\.1:{port}\s+active", timeout=30)
+    term.wait_for(rf"\bpf\d+\s+\S*-b:8888\s+127\.0\.0\.1:{port}\s+active", timeout=30)  # cut in the middle
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as resp:
         assert b"Jupyter demo" in resp.read()
     term.press("C-d")
@@ -334,7 +335,7 @@ def test_port_forward_a_service_that_selects_no_running_pod_says_so(tmux_cockpit
     term.burst(name, "Enter")
     term.wait_for(rf"{re.escape(name)}\s+ClusterIP")
     term.keys("F")
-    screen = flat(term.wait_for(r"selects no running pod"))
+    screen = flat(term.wait_for(r"selects"))  # a toast, wrapped inside its box: read as one line
     assert f"service {name} selects no running pod (app={name})" in screen.replace("\n", " "), screen
     assert "Port-forward service" not in screen
 
