@@ -70,6 +70,7 @@ class KindFeed(Sink):
         self.detail = ""
         self.retry_at = 0.0  # monotonic time of the next reconnect try, while in ERROR
         self.stale_since = 0.0  # wall time the feed lost the server with rows on screen; 0 while live
+        self.loading: tuple[int, int | None] | None = None  # (arrived, of about) while a list pages in
         self._on_delete = on_delete
         self._on_reset = on_reset
         self.informer: Informer | None = None
@@ -87,8 +88,15 @@ class KindFeed(Sink):
             self.items.pop(key, None)
             self._pending[key] = None
 
+    def page(self, items: dict[str, Item], loaded: int, total: int | None) -> None:
+        with self.lock:
+            self.items.update(items)
+            self._pending.update(items)
+            self.loading = (loaded, total)
+
     def reset(self, items: dict[str, Item]) -> None:
         with self.lock:
+            self.loading = None
             gone = set(self.items) - set(items)
             self.items = dict(items)
             self._pending = dict(items)

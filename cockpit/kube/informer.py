@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import queue
 import random
+import itertools
 import re
 import threading
 import time
@@ -60,6 +61,9 @@ class Sink:
     def upsert(self, key: str, item: Any) -> None: ...
     def delete(self, key: str) -> None: ...
     def reset(self, items: dict[str, Any]) -> None: ...
+    # A page of a list that has more to come: its items (reported again by `reset` at the end),
+    # how many have arrived, and the server's estimate of the whole (None when it gives none).
+    def page(self, items: dict[str, Any], loaded: int, total: int | None) -> None: ...
     # Table mode: the server's column definitions, before the rows that use them (again when
     # they change: a CRD's printer columns were edited).
     def columns(self, definitions: tuple[dict, ...]) -> None: ...
@@ -188,6 +192,7 @@ class Informer:
                 raise data
             body = orjson.loads(data)
             del data
+            before = len(items)
             if self.table:
                 self._table_rows(body, items)
             else:
@@ -196,6 +201,11 @@ class Informer:
             meta = body.get("metadata") or {}
             if not meta.get("continue"):
                 self.resource_version = meta.get("resourceVersion", "")
+                break
+            # Rows show as pages arrive: the first ones within a second at 10,000 pods.
+            remaining = meta.get("remainingItemCount")
+            total = len(items) + int(remaining) if isinstance(remaining, int) else None
+            self.sink.page(dict(itertools.islice(items.items(), before, None)), len(items), total)
         self.sink.reset(items)
 
     def _watch(self) -> None:

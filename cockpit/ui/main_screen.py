@@ -634,6 +634,11 @@ class MainScreen(ClusterActions, Screen):
             total -= 1
             shown -= store.index(ALL_NAMESPACES) is not None
         count = f"{shown}" if shown == total else f"{shown}/{total}"
+        feed = self.hub.feeds.get(view.feed_id) if self.hub and view.feed_id else None
+        loading = feed.loading if feed is not None else None
+        if loading is not None:  # a big list pages in: how far it is
+            arrived, expected = loading
+            count = f"loading {arrived:,} of ~{expected:,}" if expected else f"loading {arrived:,}"
         bar = Text.assemble((view.title, "bold"), f" ({count})")
         stale = self.hub.retry(view.feed_id)[1] if self.hub and view.feed_id else 0.0
         if stale:
