@@ -99,6 +99,7 @@ class Informer:
     # Pages of 2,000: a third of kubectl's round trips for a big list, while the largest
     # response parsed at once stays small enough to keep memory low (bench/RESULTS.md).
     PAGE = 2000
+    FIRST_PAGE = 250
     WATCH_SECONDS = 290
 
     def __init__(self, api, resource: Resource, sink: Sink, transform: Callable[[dict], Any], *,
@@ -167,7 +168,9 @@ class Informer:
             cont = ""
             try:
                 while True:
-                    resp = self._get(self._query(limit=self.PAGE, **{"continue": cont}), (10, 60))
+                    # A small first page: its rows are on screen while the rest comes.
+                    limit = self.PAGE if cont else min(self.PAGE, self.FIRST_PAGE)
+                    resp = self._get(self._query(limit=limit, **{"continue": cont}), (10, 60))
                     try:
                         data = resp.data
                     finally:
