@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import queue
 import random
-import itertools
 import re
 import threading
 import time
@@ -195,20 +194,21 @@ class Informer:
                 raise data
             body = orjson.loads(data)
             del data
-            before = len(items)
+            page: dict[str, Any] = {}
             if self.table:
-                self._table_rows(body, items)
+                self._table_rows(body, page)
             else:
                 for obj in body.get("items") or ():
-                    items[object_key(obj)] = transform(obj)
+                    page[object_key(obj)] = transform(obj)
+            items.update(page)
             meta = body.get("metadata") or {}
             if not meta.get("continue"):
                 self.resource_version = meta.get("resourceVersion", "")
                 break
-            # Rows show as pages arrive: the first ones within a second at 10,000 pods.
+            # Rows show as pages arrive, not when the last of 10,000 pods is in.
             remaining = meta.get("remainingItemCount")
             total = len(items) + int(remaining) if isinstance(remaining, int) else None
-            self.sink.page(dict(itertools.islice(items.items(), before, None)), len(items), total)
+            self.sink.page(page, len(items), total)
         self.sink.reset(items)
 
     def _watch(self) -> None:

@@ -31,6 +31,7 @@ from typing import Any
 from cockpit.kube.exec import websocket_failure
 from cockpit.kube.informer import FORBIDDEN, Informer, Resource, Sink
 from cockpit.kube.rows import parse_time
+from cockpit.kube.selector import labels_text
 from cockpit.kube.text import clean
 from cockpit.kube.connection import request_json
 
@@ -137,7 +138,7 @@ def owner_of(pod: Any) -> dict[str, str] | None:
     stable = {k: v for k, v in labels.items() if k not in _PER_POD_LABELS}
     if not stable:
         return None
-    return {"kind": kind, "name": name, "selector": ",".join(f"{k}={v}" for k, v in sorted(stable.items()))}
+    return {"kind": kind, "name": name, "selector": labels_text(stable)}
 
 
 @dataclass(frozen=True, slots=True)

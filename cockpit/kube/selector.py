@@ -9,7 +9,9 @@ without the label; `in` and `=` need it. Pure: no Textual, no cluster.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 Labels = dict[str, str]
 
@@ -18,6 +20,11 @@ _SPECIAL = "!=,()<> \t"
 _NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
 _PREFIX = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
+
+
+def labels_text(labels: Mapping[str, Any]) -> str:
+    """`{"app": "web", "tier": "ui"}` as a selector: "app=web,tier=ui" (sorted, as kubectl shows it)."""
+    return ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
 
 
 class SelectorError(ValueError):

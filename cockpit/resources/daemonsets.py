@@ -8,6 +8,7 @@ from typing import Any
 
 from cockpit.kube.model import Column, Row
 from cockpit.kube.rows import _age, _int, _key, _meta
+from cockpit.kube.selector import labels_text
 from cockpit.kube.text import clean
 from cockpit.resources import _workload
 
@@ -31,7 +32,7 @@ def daemonset_row(ds: Mapping[str, Any], now: float) -> Row:
     ready, updated = _int(status.get("numberReady")), _int(status.get("updatedNumberScheduled"))
     available = _int(status.get("numberAvailable"))
     node_selector = (((ds.get("spec") or {}).get("template") or {}).get("spec") or {}).get("nodeSelector") or {}
-    selector = clean(",".join(f"{k}={v}" for k, v in sorted(node_selector.items())), 200) or "<none>"
+    selector = clean(labels_text(node_selector), 200) or "<none>"
     age, age_s = _age(ds, now)
     deleting = bool((ds.get("metadata") or {}).get("deletionTimestamp"))
     return Row(

@@ -8,6 +8,7 @@ from typing import Any
 
 from cockpit.kube.model import Column, Row
 from cockpit.kube.rows import _age, _key, _meta
+from cockpit.kube.selector import labels_text
 from cockpit.kube.store import RowStore
 from cockpit.kube.text import clean
 from cockpit.resources.base import Kind
@@ -46,7 +47,7 @@ def service_row(svc: Mapping[str, Any], now: float) -> Row:
     ip = clean(spec.get("clusterIP") or "", 64)
     ports = clean(ports_text(spec), 256)
     sel = selector_of(svc)
-    selector = clean(",".join(f"{k}={v}" for k, v in sorted(sel.items())), 256) or "<none>"
+    selector = clean(labels_text(sel), 256) or "<none>"
     age, age_s = _age(svc, now)
     return Row(
         key=_key(ns, name),
@@ -92,7 +93,7 @@ class Services(Kind):
         sel = selector_of(svc)
         if not sel:
             raise LookupError(f"service {clean(name, 80)} has no selector: no pod to forward to")
-        selector = ",".join(f"{k}={v}" for k, v in sorted(sel.items()))
+        selector = labels_text(sel)
         pods = request_json(api, "GET", registry.get("pods").resource.path(namespace),
                             query=[("labelSelector", selector)], timeout=(10, 30)).get("items") or []
         pod = endpoint_pod(pods)
@@ -120,7 +121,7 @@ class Services(Kind):
 
         sel = selector()
         title = f"Pods of service {key}"
-        shown = ",".join(f"{k}={v}" for k, v in sorted(sel.items())) or "no selector"
+        shown = labels_text(sel) or "no selector"
         if not sel or len(title) + len(shown) < 60:  # the selector, where it fits on one line at 80
             title += f" ({shown})"
         nav.push_view(View(f"svc:{key}", clean(title, 200),

@@ -35,7 +35,7 @@ from cockpit.kube.utilization import IDLE_COLUMNS, UTIL_COLUMNS, idle_rows, node
 from cockpit.resources import registry
 from cockpit.ui import commands
 from cockpit.ui.actions import MUTATING_ACTIONS, ClusterActions
-from cockpit.ui.prompt import Prompt, PromptBar
+from cockpit.ui.prompt import Prompt, PromptBar, pasted_line
 from cockpit.ui.views import View
 from cockpit.ui.widgets.resource_table import ResourceTable
 
@@ -52,6 +52,15 @@ PANES = ("gpu", *(k.id for k in registry.panes()), "contexts")
 PANE_TITLES = {"gpu": "GPU allocation", "contexts": "Contexts", **{k.id: k.title for k in registry.panes()}}
 ALL_NAMESPACES = "(all namespaces)"  # the namespace pane's first row; no namespace can have this name
 NAMESPACES = "namespaces"  # the kind whose rows scope every other pane
+
+
+def _session(name: str) -> property:
+    """A read-only view of the App's session state (connection, settings, scope)."""
+    return property(lambda self: getattr(self.app, name))
+
+
+# Kinds that add a line under the GPU totals (Kueue's quotas): their feeds' changes recompute it.
+_GPU_NOTE_FEEDS = frozenset(k.id for k in registry.kinds().values() if k.adds_to_gpu_pane)
 
 
 class MainScreen(ClusterActions, Screen):
@@ -116,23 +125,20 @@ class MainScreen(ClusterActions, Screen):
         return self.places[-1] if self.places else None
 
     # What the screen reads of the session (cockpit/app.py holds it).
-    hub = property(lambda self: self.app.hub)
-    settings = property(lambda self: self.app.settings)
-    kubeconfig = property(lambda self: self.app.kubeconfig)
-    context = property(lambda self: self.app.context)
-    read_only = property(lambda self: self.app.read_only)
-    permissions = property(lambda self: self.app.permissions)
-    forwards = property(lambda self: self.app.forwards)
-    util = property(lambda self: self.app.util)
-    scraper = property(lambda self: self.app.scraper)
-    clock = property(lambda self: self.app.clock)
-    discovery = property(lambda self: self.app.discovery)
-    problem = property(lambda self: self.app.problem)
-    recorded = property(lambda self: self.app.recorded)
-
-    @property
-    def namespace(self) -> str | None:
-        return self.app.namespace
+    hub = _session("hub")
+    settings = _session("settings")
+    kubeconfig = _session("kubeconfig")
+    context = _session("context")
+    namespace = _session("namespace")
+    read_only = _session("read_only")
+    permissions = _session("permissions")
+    forwards = _session("forwards")
+    util = _session("util")
+    scraper = _session("scraper")
+    clock = _session("clock")
+    discovery = _session("discovery")
+    problem = _session("problem")
+    recorded = _session("recorded")
 
     @property
     def covered(self) -> bool:
@@ -275,7 +281,7 @@ class MainScreen(ClusterActions, Screen):
         self._node_dirty |= dirty
         self._catch_up_gpu()
         self._follow_server_columns()
-        if changed_feeds & self._gpu_note_feeds():
+        if changed_feeds & _GPU_NOTE_FEEDS:
             self._gpu_notes = self._gpu_pane_notes()
         for view in self.places:
             if view.refill_every is not None and now - view.extra.get("refilled", 0.0) >= view.refill_every:
@@ -434,25 +440,16 @@ class MainScreen(ClusterActions, Screen):
         self._catch_up_gpu()
         self._ensure_feed(self.views[pane])
         if pane == "gpu" and self.hub:
-            for kind in registry.kinds().values():
-                if kind.adds_to_gpu_pane:
-                    self.hub.ensure(kind)
+            for kind_id in _GPU_NOTE_FEEDS:
+                self.hub.ensure(registry.get(kind_id))
             self._gpu_notes = self._gpu_pane_notes()
-
-    def _gpu_note_feeds(self) -> set[str]:
-        return {k.id for k in registry.kinds().values() if k.adds_to_gpu_pane}
 
     def _gpu_pane_notes(self) -> list[str]:
         """Lines kinds add under the GPU totals (Kueue: each team's GPU quota beside allocation)."""
         if self.hub is None:
             return []
-        out = []
-        for kind in registry.kinds().values():
-            feed = self.hub.feeds.get(kind.id)
-            line = kind.gpu_pane_note(feed.objects() if feed is not None else []) if kind.adds_to_gpu_pane else ""
-            if line:
-                out.append(line)
-        return out
+        lines = (registry.get(k).gpu_pane_note(self.hub.objects_of(k)) for k in sorted(_GPU_NOTE_FEEDS))
+        return [line for line in lines if line]
 
     def _ensure_feed(self, view: View | None) -> None:
         if self.hub and view is not None and view.feed_id:
@@ -726,19 +723,13 @@ class MainScreen(ClusterActions, Screen):
         into an open prompt is typed into it now, before an Enter read right after it."""
         focused = self.app.focused
         if isinstance(focused, Prompt):
-            lines = text.splitlines()
-            if lines:
-                focused.type_key(lines[0])
+            focused.type_paste(text)
             return True
-        if self.covered or focused is not self.table or self._prompt_mode:
+        pasted = pasted_line(text, ":/")
+        if self.covered or focused is not self.table or self._prompt_mode or pasted is None:
             return False
-        line = text.lstrip().splitlines()[0] if text.strip() else ""  # as pasted, trailing spaces too
-        if line[:1] == ":":
-            self._open_prompt("command", ":", line[1:])
-        elif line[:1] == "/":
-            self._open_prompt("filter", "/", line[1:])
-        else:
-            return False
+        sigil, rest = pasted
+        self._open_prompt("command" if sigil == ":" else "filter", sigil, rest)
         return True
 
     def check_action(self, action: str, parameters) -> bool | None:

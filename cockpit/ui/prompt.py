@@ -109,6 +109,12 @@ class Prompt(Input):
         if self.on_cancel is not None:
             self.on_cancel()
 
+    def type_paste(self, text: str) -> None:
+        """A paste into the open prompt: its first line, now (a prompt holds one line)."""
+        lines = text.splitlines()
+        if lines:
+            self.type_key(lines[0])
+
     def type_key(self, character: str) -> None:
         """Insert typed (or pasted) text now: the App hands keys over as it reads them, so that
         the ones after Enter in the same burst are not typed into a prompt that has closed, and
@@ -199,3 +205,10 @@ class PromptBar(Horizontal):
     def compose(self) -> ComposeResult:
         yield Static("", classes="prompt--sigil", markup=False)
         yield self._prompt
+
+
+def pasted_line(text: str, sigils: str) -> tuple[str, str] | None:
+    """A paste onto a view that starts with one of `sigils` (":jobs", "/loss"): the sigil and the
+    rest of its first line, as pasted (trailing spaces too); None for any other paste."""
+    line = text.lstrip().splitlines()[0] if text.strip() else ""
+    return (line[0], line[1:]) if line[:1] and line[0] in sigils else None

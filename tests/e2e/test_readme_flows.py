@@ -87,6 +87,17 @@ def open_on(term: Tmux, name: str) -> str:
     return term.wait_for(rf"{re.escape(name)}\s.*Running" if name else r"● live")
 
 
+def open_pane_on(term: Tmux, command: str, title: str, name: str, row: str = r"\s") -> str:
+    """`:command`, wait for its pane, then filter it down to `name` (both typed in one burst)."""
+    term.wait_for(r"● live")
+    term.keys(":")
+    term.burst(command, "Enter")
+    term.wait_for(title)
+    term.keys("/")
+    term.burst(name, "Enter")
+    return term.wait_for(rf"{re.escape(name)}{row}")
+
+
 def on_table(term: Tmux, name: str) -> str:
     """Back on the pane: the top bar and the row are there, no dialog or pushed screen."""
     return term.wait_for(rf"(?s)● live.*{re.escape(name)}\s")
@@ -291,13 +302,7 @@ def test_port_forward_a_service_follows_its_selector_to_the_next_pod(tmux_cockpi
         "selector": app, "ports": [{"name": "web", "port": 80, "targetPort": "http"}]}})
     undo(lambda: core(kube_admin).delete_namespaced_service(name, NS))
     term = tmux_cockpit(ADMIN)
-    term.wait_for(r"● live")
-    term.keys(":")
-    term.burst("svc", "Enter")
-    term.wait_for(r"Services \(")
-    term.keys("/")
-    term.burst(name, "Enter")
-    term.wait_for(rf"{re.escape(name)}\s+ClusterIP")
+    open_pane_on(term, "svc", r"Services \(", name, r"\s+ClusterIP")
     term.keys("F")
     screen = flat(term.wait_for(rf"Port-forward service {NS}/{name}"))
     assert f"(pod {name}-a)" in screen, screen
@@ -328,12 +333,7 @@ def test_port_forward_a_service_that_selects_no_running_pod_says_so(tmux_cockpit
         "selector": {"app": name}, "ports": [{"port": 80}]}})
     undo(lambda: core(kube_admin).delete_namespaced_service(name, NS))
     term = tmux_cockpit(ADMIN)
-    term.wait_for(r"● live")
-    term.keys(":")
-    term.burst("svc", "Enter")
-    term.keys("/")
-    term.burst(name, "Enter")
-    term.wait_for(rf"{re.escape(name)}\s+ClusterIP")
+    open_pane_on(term, "svc", r"Services \(", name, r"\s+ClusterIP")
     term.keys("F")
     screen = flat(term.wait_for(r"selects"))  # a toast, wrapped inside its box: read as one line
     assert f"service {name} selects no running pod (app={name})" in screen.replace("\n", " "), screen
@@ -384,13 +384,7 @@ def test_delete_a_pvc_needs_its_name_typed(tmux_cockpit, kube_admin, undo):
             raise
 
     term = tmux_cockpit(ADMIN)
-    term.wait_for(r"● live")
-    term.keys(":")
-    term.burst("pvc", "Enter")
-    term.wait_for(r"PersistentVolumeClaims|PVC")
-    term.keys("/")
-    term.burst(name, "Enter")
-    term.wait_for(rf"{name}\s")
+    open_pane_on(term, "pvc", r"PersistentVolumeClaims|PVC", name)
     term.press("C-d")
     screen = flat(term.wait_for(r"to delete, esc to cancel"))
     assert f"Type '{name}' and press enter to delete" in screen

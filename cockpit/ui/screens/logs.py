@@ -42,7 +42,7 @@ from cockpit.kube.logs import (
     LogTarget,
 )
 from cockpit.kube.text import clean
-from cockpit.ui.prompt import PromptBar, TextPrompt
+from cockpit.ui.prompt import PromptBar, TextPrompt, pasted_line
 from cockpit.ui.widgets.log_view import LogView, plain_line
 
 __all__ = ["ContainerPicker", "LogScreen", "default_save_name"]
@@ -476,16 +476,14 @@ class LogScreen(Screen):
         """A paste of `/word` onto the log view searches for it, as typing it would; a paste into
         an open prompt is typed there now (before an Enter read right after it)."""
         prompt = self.query_one("#logs-prompt", TextPrompt)
-        lines = text.splitlines()
         if self._prompt_mode:
-            if lines:
-                prompt.type_key(lines[0])
+            prompt.type_paste(text)
             return True
-        line = text.lstrip().splitlines()[0] if text.strip() else ""
-        if line[:1] != "/":
+        pasted = pasted_line(text, "/")
+        if pasted is None:
             return False
         self.action_search()
-        prompt.type_key(line[1:])
+        prompt.type_key(pasted[1])
         return True
 
     def action_save(self) -> None:

@@ -36,6 +36,7 @@ from cockpit.kube.portforward import (
 )
 from cockpit.kube.quantity import fmt_bytes
 from cockpit.kube.rows import fmt_age
+from cockpit.kube.selector import labels_text
 from cockpit.kube.text import clean
 
 DEFAULT_ADDRESS = "127.0.0.1"
@@ -97,7 +98,7 @@ def service_offer(svc: Any, pod: Any) -> ForwardOffer:
     targets = [PortTarget("", port_name, target, service_port=port) for port_name, port, target in
                service_ports(svc, pod)]
     owner = {"kind": "Service", "name": name,
-             "selector": ",".join(f"{k}={v}" for k, v in sorted(selector.items()))}
+             "selector": labels_text(selector)}
     return ForwardOffer(f"Port-forward service {clean(ns)}/{clean(name)} (pod {clean(pod_name)})", ns, pod_name,
                         targets, owner)
 
