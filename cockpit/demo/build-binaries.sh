@@ -178,6 +178,34 @@ GO
   mv "$bin/kueue-manager-$KUEUE_VERSION.tmp" "$bin/kueue-manager-$KUEUE_VERSION"
 }
 
+# k9s, for bench/bench_vs_k9s.py only (never a default target, never committed).
+K9S_VERSION=${K9S_VERSION:-v0.50.16}
+
+build_k9s() {
+  [ -x "$bin/k9s-$K9S_VERSION" ] && return 0
+  local mod="$work/k9s-$K9S_VERSION"
+  mkdir -p "$mod"
+  log "building k9s $K9S_VERSION"
+  cat > "$mod/go.mod" <<GOMOD
+module cockpit.local/k9sbuild
+
+go 1.26.0
+
+require github.com/derailed/k9s $K9S_VERSION
+GOMOD
+  cat > "$mod/tools.go" <<'GO'
+//go:build tools
+
+package tools
+
+import _ "github.com/derailed/k9s"
+GO
+  (cd "$mod" && go mod tidy >/dev/null && \
+    go build -ldflags "-s -w -X github.com/derailed/k9s/cmd.version=$K9S_VERSION" \
+      -o "$bin/k9s-$K9S_VERSION.tmp" github.com/derailed/k9s)
+  mv "$bin/k9s-$K9S_VERSION.tmp" "$bin/k9s-$K9S_VERSION"
+}
+
 KATIB_VERSION=${KATIB_VERSION:-v0.19.0}
 
 # CRDs come from the same module zips the Go proxy serves.

@@ -338,7 +338,8 @@ class ClusterHub:
         # Kinds without a module of their own read the server's Table format (discovered.py).
         table = {"table": True} if getattr(kind, "table", False) else {}
         informer = Informer(self.api, kind.resource, feed, self._transform(kind, primary), namespace=namespace,
-                            label_selector=label_selector, name=feed_id, **table)
+                            label_selector=label_selector, name=feed_id, typed=getattr(kind, "typed", None),
+                            **table)
         feed.informer = informer
         if not self._closed and not self.offline:
             informer.start()

@@ -103,7 +103,7 @@ class Informer:
 
     def __init__(self, api, resource: Resource, sink: Sink, transform: Callable[[dict], Any], *,
                  namespace: str | None = None, label_selector: str = "", field_selector: str = "",
-                 name: str = "", table: bool = False):
+                 name: str = "", table: bool = False, typed: type | None = None):
         self.api = api
         self.resource = resource
         self.sink = sink
@@ -118,6 +118,12 @@ class Informer:
         self.resource_version = ""
         self.table = table
         self.table_columns: tuple[dict, ...] = ()
+        # A kind's schema (cockpit.kube.typed): lists and events decode into just its fields.
+        self._decoders = None
+        if typed is not None and not table:
+            from cockpit.kube.typed import Decoders
+
+            self._decoders = Decoders(typed)
 
     def start(self) -> Informer:
         self._thread.start()
@@ -192,16 +198,18 @@ class Informer:
                 break
             if isinstance(data, BaseException):
                 raise data
-            body = orjson.loads(data)
-            del data
             page: dict[str, Any] = {}
             if self.table:
+                body = orjson.loads(data)
                 self._table_rows(body, page)
+                meta = body.get("metadata") or {}
             else:
-                for obj in body.get("items") or ():
+                objs, meta = self._parse_list(data)
+                for obj in objs:
                     page[object_key(obj)] = transform(obj)
+                del objs
+            del data
             items.update(page)
-            meta = body.get("metadata") or {}
             if not meta.get("continue"):
                 self.resource_version = meta.get("resourceVersion", "")
                 break
@@ -231,10 +239,37 @@ class Informer:
                         break
                     line, buf = buf[:nl], buf[nl + 1:]
                     if line.strip():
-                        self._event(orjson.loads(line))
+                        self._line(line)
         finally:
             self._response = None
             resp.release_conn()
+
+    def _parse_list(self, data: bytes) -> tuple[list, dict]:
+        """(items, list metadata) of one page: typed where the kind has a schema."""
+        if self._decoders is not None:
+            import msgspec
+
+            try:
+                lst = self._decoders.list.decode(data)
+                return lst.items or [], lst.metadata
+            except msgspec.DecodeError:
+                pass  # not the shape the schema expects: read it whole, lose nothing
+        body = orjson.loads(data)
+        return body.get("items") or [], body.get("metadata") or {}
+
+    def _line(self, line: bytes) -> None:
+        if self._decoders is not None:
+            import msgspec
+
+            try:
+                ev = self._decoders.event.decode(line)
+            except msgspec.DecodeError:
+                pass  # an ERROR's Status, or something odd: read it whole below
+            else:
+                if ev.type != "ERROR":
+                    self._event({"type": ev.type, "object": ev.object})
+                    return
+        self._event(orjson.loads(line))
 
     def _event(self, ev: dict) -> None:
         kind, obj = ev.get("type"), ev.get("object") or {}

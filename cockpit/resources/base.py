@@ -81,6 +81,9 @@ class Kind:
     # Keep the raw object (small kinds) so rows can be rebuilt as time passes (durations) and
     # drill-downs can read it; pods are too many to keep.
     keep_objects: bool = True
+    # A TypedDict of just the fields this kind's code reads (cockpit.kube.typed): its lists and
+    # watch events decode into that and skip the rest. None: the whole object.
+    typed: type | None = None
     # Rows rebuilt from the kept object every few seconds (DURATION counts); otherwise only AGE.
     rebuild_as_time_passes: bool = True
     # Rows show what pods hold on them (nodes): rebuilt when GPU allocation changes.

@@ -4,6 +4,7 @@ allocation and PVC users are computed from every pod."""
 from __future__ import annotations
 
 from cockpit.kube import actions, rows
+from cockpit.kube.typed import Pod as PodFields
 from cockpit.resources.base import Kind, KindAction
 
 
@@ -13,6 +14,7 @@ class Pods(Kind):
     commands = ("pods", "po", "pod")
     columns = rows.POD_COLUMNS
     keep_objects = False  # 10,000 of them: rows only, the object is fetched when opened
+    typed = PodFields  # decoded into just what the row, the GPU index and the claim users read
     core = True
     pane_order = 2
     help = "pods"
