@@ -43,13 +43,13 @@ def _message(e: Exception) -> str:
 
 
 def _call(api, path: str, method: str = "GET", query: list | None = None, body: Any = None) -> Any:
-    from kubernetes.client.rest import ApiException
+    from cockpit.kube.rest import api_errors
     from urllib3.exceptions import HTTPError
 
     try:
         resp = request(api, method, path, query=query, body=body, content_type="application/json",
                        timeout=TIMEOUT)
-    except ApiException as e:
+    except api_errors() as e:
         if e.status == 401:
             raise Unreachable("the API server refused the credentials (401 Unauthorized)") from None
         if e.status in (0, None):

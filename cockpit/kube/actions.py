@@ -164,7 +164,7 @@ def _retried(wf: dict) -> tuple[dict, list[str]]:
 
 
 def _delete_and_wait(api, namespace: str, pods: list[str], *, timeout: float) -> None:
-    from kubernetes.client.rest import ApiException
+    from cockpit.kube.rest import api_errors
 
     resource = PODS
     waiting = []
@@ -172,7 +172,7 @@ def _delete_and_wait(api, namespace: str, pods: list[str], *, timeout: float) ->
         try:
             delete(api, resource, namespace, pod, grace_seconds=0)
             waiting.append(pod)
-        except ApiException as e:
+        except api_errors() as e:
             if e.status != 404:  # already gone: garbage collected with the workflow's pods
                 raise
     deadline = time.monotonic() + timeout
@@ -182,7 +182,7 @@ def _delete_and_wait(api, namespace: str, pods: list[str], *, timeout: float) ->
             try:
                 get(api, resource, namespace, pod)
                 still.append(pod)
-            except ApiException as e:
+            except api_errors() as e:
                 if e.status != 404:
                     raise
         waiting = still

@@ -1,7 +1,9 @@
 """Kubeconfig handling and API clients, the way kubectl finds its configuration.
 
 KUBECONFIG (a list of files, merged), else ~/.kube/config, else the in-cluster service
-account. The official client does the loading, so exec credential plugins and OIDC work.
+account. The cockpit's own small client (cockpit.kube.rest) reads the common credentials,
+exec credential plugins included; the official client loads the rest (OIDC auth-providers,
+proxies, in-cluster).
 Every problem is reported as a `ConnectionProblem` naming the file and the context; nothing
 here raises into the UI.
 """
@@ -338,8 +340,31 @@ def object_path(resource, namespace: str, name: str) -> str:
 
 
 def make_api_client(kubeconfig: Kubeconfig, context: str, read_only: bool = False):
-    """An ApiClient for `context`, or a ConnectionProblem. Blocking (exec plugins may run):
-    call from a worker thread. With `read_only`, the client refuses every change."""
+    """An API client for `context`, or a ConnectionProblem. Blocking (exec plugins may run):
+    call from a worker thread. With `read_only`, the client refuses every change.
+
+    The cockpit's own small client (cockpit.kube.rest) where the kubeconfig asks for nothing it
+    does not read; the official one otherwise (legacy auth-providers, proxies, in-cluster)."""
+    if kubeconfig.files:  # no files: the in-cluster service account, read by the official loader
+        from cockpit.kube import rest
+
+        where = kubeconfig.path_string, context
+        try:
+            api = rest.connect(kubeconfig.files, context, socket_options=keepalive_options())
+        except rest.Unsupported:
+            pass
+        except rest.PluginError as e:
+            return ConnectionProblem(f"credential plugin failed: {e}", *where)
+        except (rest.CredentialError, OSError, ValueError, TypeError, KeyError, AttributeError, yaml.YAMLError) as e:
+            return ConnectionProblem(f"cannot load credentials: {_first_line(e)}", *where)
+        else:
+            api.user_agent = USER_AGENT
+            guard_read_only(api, read_only)
+            return api
+    return _official_client(kubeconfig, context, read_only)
+
+
+def _official_client(kubeconfig: Kubeconfig, context: str, read_only: bool):
     from kubernetes import client, config
     from kubernetes.config.config_exception import ConfigException
 
@@ -369,10 +394,10 @@ def make_api_client(kubeconfig: Kubeconfig, context: str, read_only: bool = Fals
     return api
 
 
-def _keep_alive(api) -> None:
-    """TCP keepalive on every connection of `api`: a watch idles for minutes, and a network that
-    drops silently (no FIN, no RST: a suspended laptop, a NAT timeout) would otherwise go
-    unnoticed until the watch's read time-out; with it the top bar says unreachable in ~30 s."""
+def keepalive_options() -> list[tuple[int, int, int]]:
+    """TCP keepalive on every connection: a watch idles for minutes, and a network that drops
+    silently (no FIN, no RST: a suspended laptop, a NAT timeout) would otherwise go unnoticed
+    until the watch's read time-out; with it the top bar says unreachable in ~30 s."""
     import socket
 
     from urllib3.connection import HTTPConnection
@@ -381,9 +406,14 @@ def _keep_alive(api) -> None:
     for name, value in (("TCP_KEEPIDLE", 15), ("TCP_KEEPINTVL", 5), ("TCP_KEEPCNT", 3)):
         if hasattr(socket, name):
             options.append((socket.IPPROTO_TCP, getattr(socket, name), value))
+    return options
+
+
+def _keep_alive(api) -> None:
+    """`keepalive_options` on an official client's connections."""
     pool = getattr(getattr(api, "rest_client", None), "pool_manager", None)
     if pool is not None and hasattr(pool, "connection_pool_kw"):
-        pool.connection_pool_kw["socket_options"] = options
+        pool.connection_pool_kw["socket_options"] = keepalive_options()
 
 
 class _PluginFailures:
@@ -453,9 +483,14 @@ def _keep_plugins_off_a_stand_in_terminal() -> None:
 def clone_api(api):
     """A client of its own for `kubernetes.stream` (exec, port-forward): that module swaps the
     client's transport for the length of a call, which other threads sharing it would see."""
-    from kubernetes import client
+    from cockpit.kube.rest import RestClient
 
-    twin = client.ApiClient(api.configuration)
+    if isinstance(api, RestClient):
+        twin = api.official()
+    else:
+        from kubernetes import client
+
+        twin = client.ApiClient(api.configuration)
     twin.user_agent = api.user_agent
     _keep_alive(twin)
     guard_read_only(twin, getattr(api, "read_only", False))
@@ -465,14 +500,13 @@ def clone_api(api):
 def can_i(api, verb: str, resource: str, group: str = "", namespace: str = "", subresource: str = "") -> bool | None:
     """SelfSubjectAccessReview; None when the question itself failed or was not asked (a
     review changes nothing, so a read-only client asks too)."""
-    from kubernetes import client
-    from kubernetes.client.rest import ApiException
-
     body = {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
             "spec": {"resourceAttributes": {"verb": verb, "resource": resource, "group": group,
                                             "namespace": namespace, "subresource": subresource}}}
     try:
-        review = client.AuthorizationV1Api(api).create_self_subject_access_review(body, _request_timeout=10)
-    except (ApiException, OSError, Exception):
+        review = request_json(api, "POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", body=body,
+                              timeout=10)
+    except Exception:  # an error status, the network, a refusal: the question failed
         return None
-    return bool(review.status.allowed)
+    status = review.get("status") if isinstance(review, dict) else None
+    return bool(status.get("allowed")) if isinstance(status, dict) else None

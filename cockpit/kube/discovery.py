@@ -95,12 +95,12 @@ class Discovery:
     def refresh(self, *, if_changed: bool = False) -> bool:
         """Read discovery again. Returns whether what is served changed. With `if_changed` the
         aggregated documents are asked for with their ETags (a 304 costs next to nothing)."""
-        from kubernetes.client.rest import ApiException
+        from cockpit.kube.rest import api_errors
 
         self._last_refresh = time.monotonic()
         try:
             groups = self._read_aggregated(if_changed) if self.use_aggregated else None
-        except ApiException as e:
+        except api_errors() as e:
             if e.status == 304:
                 return False
             raise DiscoveryError(_api_error("discovery", e)) from e
@@ -109,7 +109,7 @@ class Discovery:
         if groups is None:  # the server does not speak aggregated discovery
             try:
                 found = self._read_legacy()
-            except ApiException as e:
+            except api_errors() as e:
                 raise DiscoveryError(_api_error("discovery", e)) from e
             except Exception as e:
                 raise DiscoveryError(_network_error("discovery", e)) from e
@@ -129,13 +129,13 @@ class Discovery:
     def _read_aggregated(self, if_changed: bool) -> list[dict] | None:
         """The APIGroupDiscovery items of /api then /apis, or None when the server answered in
         the legacy format. With `if_changed`, raises the 304 when neither document changed."""
-        from kubernetes.client.rest import ApiException
+        from cockpit.kube.rest import ApiError, api_errors
 
         bodies, etags, unchanged = [], {}, 0
         for path in ("/api", "/apis"):
             try:
                 resp = self._get(path, AGGREGATED, self._etags.get(path, "") if if_changed else "")
-            except ApiException as e:
+            except api_errors() as e:
                 if e.status != 304:
                     raise
                 unchanged += 1
@@ -150,7 +150,7 @@ class Discovery:
                 return None
             bodies.append(orjson.loads(data))
         if unchanged == 2:
-            raise ApiException(status=304, reason="Not Modified")
+            raise ApiError(304, "Not Modified")
         if unchanged:  # one changed: read both afresh so the result is one consistent picture
             return self._read_aggregated(False)
         self._etags = etags

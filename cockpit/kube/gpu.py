@@ -5,7 +5,8 @@ Everything here takes raw (JSON-decoded, camelCase) Kubernetes objects. See DOMA
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import threading
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,7 +58,7 @@ def is_gpu_resource(
     names: Iterable[str] = DEFAULT_GPU_RESOURCES,
     prefixes: Iterable[str] = DEFAULT_GPU_PREFIXES,
 ) -> bool:
-    return name in names or any(name.startswith(p) for p in prefixes)
+    return name in names or name.startswith(prefixes if isinstance(prefixes, tuple) else tuple(prefixes))
 
 
 def is_mig_resource(name: str) -> bool:
@@ -67,13 +68,15 @@ def is_mig_resource(name: str) -> bool:
 # --- effective pod requests -------------------------------------------------------------------
 
 
-def _container_requests(container: Mapping[str, Any]) -> dict[str, float]:
+def _container_requests(container: Mapping[str, Any], keep: Callable[[str], bool] | None = None) -> dict[str, float]:
     res = container.get("resources") or {}
     requests = res.get("requests") or {}
     limits = res.get("limits") or {}
     out: dict[str, float] = {}
     # A limit alone sets the request (the API server defaults it so; templates may not be defaulted).
     for name in limits.keys() | requests.keys():
+        if keep is not None and not keep(name):
+            continue  # not asked for: not parsed (10,000 pods' cpu and memory add up)
         raw = requests[name] if name in requests else limits[name]
         out[name] = parse_quantity(raw, 0.0)
     return out
@@ -90,22 +93,22 @@ def _max(into: dict[str, float], other: Mapping[str, float]) -> None:
             into[k] = v
 
 
-def pod_requests(pod: Mapping[str, Any]) -> dict[str, float]:
+def pod_requests(pod: Mapping[str, Any], keep: Callable[[str], bool] | None = None) -> dict[str, float]:
     """Effective request per resource of a pod (or pod template), as the scheduler computes it.
 
     main = containers + sidecars (init containers with restartPolicy Always);
     init_i = regular init container i + sidecars declared before it;
     effective = max(main, max_i init_i) + spec.overhead. Pod-level spec.resources is ignored:
-    it never covers extended resources such as GPUs.
+    it never covers extended resources such as GPUs. `keep`: only the resources it holds for.
     """
     spec = pod.get("spec") or {}
     main: dict[str, float] = {}
     for c in spec.get("containers") or ():
-        _add(main, _container_requests(c))
+        _add(main, _container_requests(c, keep))
     init_peak: dict[str, float] = {}
     sidecars: dict[str, float] = {}
     for c in spec.get("initContainers") or ():
-        req = _container_requests(c)
+        req = _container_requests(c, keep)
         if c.get("restartPolicy") == "Always":
             _add(main, req)
             _add(sidecars, req)
@@ -115,7 +118,8 @@ def pod_requests(pod: Mapping[str, Any]) -> dict[str, float]:
         _max(init_peak, step)
     _max(main, init_peak)
     for name, raw in (spec.get("overhead") or {}).items():
-        main[name] = main.get(name, 0.0) + parse_quantity(raw, 0.0)
+        if keep is None or keep(name):
+            main[name] = main.get(name, 0.0) + parse_quantity(raw, 0.0)
     return main
 
 
@@ -124,10 +128,36 @@ def gpu_requests(
     names: Iterable[str] = DEFAULT_GPU_RESOURCES,
     prefixes: Iterable[str] = DEFAULT_GPU_PREFIXES,
 ) -> dict[str, float]:
-    """The GPU part of `pod_requests`, zero entries dropped."""
-    names = tuple(names)
+    """The GPU part of `pod_requests`, zero entries dropped. Inside `one_object()`, the same
+    (read-only) dict comes back to every caller asking about the same pod object."""
+    names = names if isinstance(names, (tuple, frozenset, set)) else tuple(names)
     prefixes = tuple(prefixes)
-    return {k: v for k, v in pod_requests(pod).items() if v > 0 and is_gpu_resource(k, names, prefixes)}
+    memo = getattr(_memo, "entry", None)
+    if memo is not None and memo[0] is pod and memo[1] == names and memo[2] == prefixes:
+        return memo[3]
+
+    def keep(name: str) -> bool:
+        return name in names or name.startswith(prefixes)
+
+    out = {k: v for k, v in pod_requests(pod, keep).items() if v > 0}
+    if getattr(_memo, "active", False):
+        _memo.entry = (pod, names, prefixes, out)  # holds the pod: its id is not reused meanwhile
+    return out
+
+
+_memo = threading.local()
+
+
+class one_object:
+    """While one watch event's object goes through its consumers (the GPU index, GPU-hours, the
+    row builder: each asks for the pod's GPU requests), they are computed once. Per thread; the
+    memo ends with the block, so an object changed later is read afresh."""
+
+    def __enter__(self) -> None:
+        _memo.active, _memo.entry = True, None
+
+    def __exit__(self, *exc) -> None:
+        _memo.active, _memo.entry = False, None
 
 
 def pod_counts_for_node(pod: Mapping[str, Any]) -> bool:

@@ -312,10 +312,11 @@ class ClusterHub:
         kept = getattr(kind, "kept", None) or (lambda obj: obj)
 
         def t(obj: dict) -> Item:
-            if primary:
-                seen(obj, self)
-            created = parse_time((obj.get("metadata") or {}).get("creationTimestamp"))
-            return Item(build(obj, self), created, kept(_slim(obj)) if keep else None)
+            with gpumod.one_object():
+                if primary:
+                    seen(obj, self)
+                created = parse_time((obj.get("metadata") or {}).get("creationTimestamp"))
+                return Item(build(obj, self), created, kept(_slim(obj)) if keep else None)
         return t
 
     def ensure(self, kind: Kind, *, namespace: str | None = None, label_selector: str = "",

@@ -338,7 +338,7 @@ class Informer:
 
     # -- the loop ----------------------------------------------------------------------------
     def _run(self) -> None:
-        from kubernetes.client.rest import ApiException
+        from cockpit.kube.rest import api_errors
 
         backoff = 0.5
         need_list = True
@@ -354,7 +354,7 @@ class Informer:
             except Gone:
                 need_list = True
                 continue
-            except ApiException as e:
+            except api_errors() as e:
                 if self._stop.is_set():
                     break
                 if e.status in (401, 403):

@@ -72,14 +72,14 @@ class QueueOffer:
 
 def queue_offers(api, namespace: str) -> tuple[list[QueueOffer], str]:
     """(the namespace's queues with their free GPU quota, "" or why there are none). Blocking."""
-    from kubernetes.client.rest import ApiException
+    from cockpit.kube.rest import api_errors
 
     from cockpit.kube.connection import request_json
 
     base = f"/apis/{GROUP}/{VERSION}"
     try:
         local = request_json(api, "GET", f"{base}/namespaces/{namespace}/localqueues", timeout=(5, 20))
-    except ApiException as e:
+    except api_errors() as e:
         if e.status == 404:
             return [], NOT_INSTALLED
         return [], f"cannot list queues: {e.status} {clean(e.reason or '', 80)}"
@@ -88,7 +88,7 @@ def queue_offers(api, namespace: str) -> tuple[list[QueueOffer], str]:
         cq_name = str((lq.get("spec") or {}).get("clusterQueue") or "")
         try:
             cq = request_json(api, "GET", f"{base}/clusterqueues/{cq_name}", timeout=(5, 20))
-        except ApiException:
+        except api_errors():
             cq = {}  # not readable (RBAC) or gone: offered, with nothing known free
         free: dict[str, float] = {}
         for q in gpu_quotas(cq):

@@ -391,12 +391,12 @@ class LogFollower:
 
     def _pod(self) -> dict | None:
         """The pod, {} when it is gone, None when the question failed."""
-        from kubernetes.client.rest import ApiException
+        from cockpit.kube.rest import api_errors
 
         t = self.target
         try:
             return _get_json(self.api, f"/api/v1/namespaces/{quote(t.namespace)}/pods/{quote(t.pod)}")
-        except ApiException as e:
+        except api_errors() as e:
             return {} if e.status == 404 else None
         except Exception:  # noqa: BLE001 - unknown: the caller keeps following
             return None
@@ -426,7 +426,7 @@ class LogFollower:
 
     # -- the loop ----------------------------------------------------------------------------
     def _run(self) -> None:
-        from kubernetes.client.rest import ApiException
+        from cockpit.kube.rest import api_errors
 
         backoff = self.BACKOFF_MIN
         last_try = False  # the pod finished: one last read without follow picks up the rest
@@ -445,7 +445,7 @@ class LogFollower:
             clean_end = False
             try:
                 clean_end = self._stream(follow)
-            except ApiException as e:
+            except api_errors() as e:
                 if self._stop.is_set():
                     break
                 reason = _reason(e)

@@ -25,21 +25,42 @@ def parse_quantity(s: object, default: float | object = _MISSING) -> float:
         s = str(s)
     if isinstance(s, (int, float)):
         return float(s)
-    text = str(s).strip()
-    if _QUANTITY.fullmatch(text) is None:
+    value = _parse(str(s).strip())
+    if value is None:
         if default is _MISSING:
             raise ValueError(f"invalid quantity: {s!r}")
         return default  # type: ignore[return-value]
-    return _exact(text)
+    return value
 
 
 @lru_cache(maxsize=4096)  # 10,000 pods ask for a handful of distinct values ("1", "8Gi", "500m")
-def _exact(text: str) -> float:
-    # Imported here, not at the top: `kubernetes` costs 0.25 s to import, which the first frame
-    # must not wait for (the first row to need a quantity comes after the client is up).
-    from kubernetes.utils import parse_quantity as exact
+def _parse(text: str) -> float | None:
+    if _QUANTITY.fullmatch(text) is None:
+        return None
+    return float(_library_parser()(text))
 
-    return float(exact(text))
+
+@lru_cache(maxsize=1)
+def _library_parser():
+    """`kubernetes.utils.parse_quantity`, without importing the `kubernetes` package: its
+    __init__ imports the whole generated client (35 MB, most of a second), and the cockpit talks
+    to the API server without it (cockpit.kube.rest). The module itself needs only `decimal`."""
+    import sys
+
+    loaded = sys.modules.get("kubernetes.utils.quantity")
+    if loaded is not None:
+        return loaded.parse_quantity
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.find_spec("kubernetes")  # finds the package without running its __init__
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("the kubernetes package is not installed")
+    path = Path(next(iter(spec.submodule_search_locations))) / "utils" / "quantity.py"
+    module_spec = importlib.util.spec_from_file_location("cockpit.kube._k8s_quantity", path)
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    return module.parse_quantity
 
 
 def _short(x: float) -> str:

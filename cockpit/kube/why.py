@@ -206,26 +206,26 @@ def why_job(job: Obj, *, workload: Obj | None = None, pods: Iterable[Obj] = (), 
 # -- fetching what the answer needs (blocking) ---------------------------------------------------
 
 def _get(api, resource: Resource, namespace: str, name: str) -> dict | None:
-    from kubernetes.client.rest import ApiException
+    from cockpit.kube.rest import api_errors
 
     from cockpit.kube.connection import object_path, request_json
 
     try:
         return request_json(api, "GET", object_path(resource, namespace, name), timeout=(5, 20))
-    except ApiException as e:
+    except api_errors() as e:
         if e.status == 404:
             return None
         raise
 
 
 def _list(api, resource: Resource, namespace: str | None = None, query=None) -> list[dict]:
-    from kubernetes.client.rest import ApiException
+    from cockpit.kube.rest import api_errors
 
     from cockpit.kube.connection import request_json
 
     try:
         return request_json(api, "GET", resource.path(namespace), query=query, timeout=(5, 30)).get("items") or []
-    except ApiException as e:
+    except api_errors() as e:
         if e.status in (403, 404):
             return []
         raise

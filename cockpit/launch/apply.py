@@ -101,9 +101,9 @@ def _call(api_client: Any, method: str, path: str, *, body: Any = None, query: l
 
 
 def _is_api_exception(e: BaseException) -> bool:
-    from kubernetes.client.rest import ApiException
+    from cockpit.kube.rest import api_errors
 
-    return isinstance(e, ApiException)
+    return isinstance(e, api_errors())
 
 
 def _refused_read_only(e: BaseException) -> bool:

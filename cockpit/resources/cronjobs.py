@@ -76,7 +76,7 @@ def manual_job(cj: Mapping[str, Any], now: float) -> dict:
 
 def trigger(api, namespace: str, name: str) -> str:
     """Create a Job from the CronJob's template now; returns the Job's name."""
-    from kubernetes.client.rest import ApiException
+    from cockpit.kube.rest import api_errors
 
     actions._refuse_if_read_only(api)  # before the read, as every action does
     cj = actions.get(api, CRONJOBS, namespace, name)
@@ -84,7 +84,7 @@ def trigger(api, namespace: str, name: str) -> str:
     for attempt in range(3):
         try:
             return actions.create(api, JOBS, namespace, manual_job(cj, now + attempt))["metadata"]["name"]
-        except ApiException as e:
+        except api_errors() as e:
             if e.status != 409:  # only a name already taken (two triggers in one second) tries again
                 raise
     raise actions.ActionError(f"a Job named like {name}-manual-… already exists; try again in a second")

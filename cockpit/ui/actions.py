@@ -237,7 +237,7 @@ class ClusterActions:
     @work(thread=True, group="actions", exit_on_error=False)
     def _run_action(self, summary, calls: list) -> None:
         """Run the calls in turn; `summary` is the toast, or a function of the calls' results."""
-        from kubernetes.client.rest import ApiException
+        from cockpit.kube.rest import api_errors
 
         api = self.hub.api if self.hub else None
         errors = []
@@ -250,7 +250,7 @@ class ClusterActions:
                 break
             except kactions.ActionError as e:
                 errors.append(str(e))
-            except ApiException as e:
+            except api_errors() as e:
                 errors.append(f"{e.status} {clean(e.reason)}: {clean(_api_message(e), 200)}")
             except Exception as e:  # network trouble: report, never crash
                 errors.append(clean(str(e), 200))

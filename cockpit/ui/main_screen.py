@@ -558,7 +558,7 @@ class MainScreen(ClusterActions, Screen):
 
     @work(thread=True, group="ns-check", exclusive=True, exit_on_error=False)
     def _check_namespace(self, name: str) -> None:
-        from kubernetes.client.rest import ApiException
+        from cockpit.kube.rest import api_errors
 
         from cockpit.kube import describe
 
@@ -569,7 +569,7 @@ class MainScreen(ClusterActions, Screen):
         else:
             try:
                 describe.fetch(api, registry.get(NAMESPACES).resource, "", name)
-            except ApiException as e:
+            except api_errors() as e:
                 if e.status == 404:
                     self.call_from_thread(self.notify, f"no namespace named {clean(name, 80)!r}: nothing changed",
                                           severity="error")
@@ -919,7 +919,7 @@ class MainScreen(ClusterActions, Screen):
 
     @work(thread=True, group="fetch", exit_on_error=False)
     def _fetch_text(self, screen, mode: str, kind_id: str, ns: str, name: str) -> None:
-        from kubernetes.client.rest import ApiException
+        from cockpit.kube.rest import api_errors
 
         from cockpit.kube import describe
 
@@ -933,7 +933,7 @@ class MainScreen(ClusterActions, Screen):
 
                 try:
                     events = describe.events_for(api, ns, name, (obj.get("metadata") or {}).get("uid", ""))
-                except ApiException:
+                except api_errors():
                     events = []
                 from cockpit.kube.why import why_for
 
@@ -943,7 +943,7 @@ class MainScreen(ClusterActions, Screen):
                 except Exception:  # noqa: BLE001 - describe shows without it
                     why = ""
                 text = describe.describe_text(obj, events, owner_chain=chain, why_pending=why)
-        except ApiException as e:
+        except api_errors() as e:
             text = f"Cannot fetch: {e.status} {clean(e.reason)}"
         except Exception as e:  # network trouble must not crash the app
             text = f"Cannot fetch: {clean(str(e), 300)}"

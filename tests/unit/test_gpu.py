@@ -344,3 +344,20 @@ def test_format_quantities() -> None:
     assert fmt_cpu(8) == "8"
     assert fmt_cpu(0.5) == "500m"
     assert fmt_cpu(191.45) == "191450m"
+
+
+def test_gpu_requests_are_computed_once_per_object_inside_one_object_and_afresh_after(monkeypatch):
+    from cockpit.kube import gpu as gpumod
+
+    pod = {"spec": {"containers": [{"resources": {"limits": {"nvidia.com/gpu": "2"}, "requests": {"cpu": "1"}}}]}}
+    calls = []
+    real = gpumod.pod_requests
+    monkeypatch.setattr(gpumod, "pod_requests", lambda p, keep=None: calls.append(1) or real(p, keep))
+    with gpumod.one_object():
+        assert gpumod.gpu_requests(pod) == {"nvidia.com/gpu": 2.0}
+        assert gpumod.gpu_requests(pod) == {"nvidia.com/gpu": 2.0}
+        assert gpumod.gpu_requests({"spec": pod["spec"]}) == {"nvidia.com/gpu": 2.0}  # another object
+    assert len(calls) == 2
+    pod["spec"]["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] = "4"
+    assert gpumod.gpu_requests(pod) == {"nvidia.com/gpu": 4.0}  # changed in place: read afresh
+    assert len(calls) == 3

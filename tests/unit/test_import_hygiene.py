@@ -31,5 +31,5 @@ def test_every_request_goes_through_the_connection_module():
     other entry point: no module sends with call_api itself (the demo's own seeding aside)."""
     root = Path(__file__).parents[2] / "cockpit"
     offenders = [str(p.relative_to(root)) for p in root.rglob("*.py")
-                 if "call_api(" in p.read_text() and p.name != "connection.py" and p.parent.name != "demo"]
+                 if ".call_api(" in p.read_text() and p.name != "connection.py" and p.parent.name != "demo"]
     assert offenders == []

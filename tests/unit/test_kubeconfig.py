@@ -132,3 +132,38 @@ def test_broken_users_give_a_problem_when_connecting(tmp_path, users):
 def test_problem_text_is_cleaned():
     p = ConnectionProblem("bad \x1b]52;c;ZXZpbA==\x07thing\u202e", "/tmp/\x1b[2Jk", "ctx\u200b")
     assert str(p) == "bad thing (file /tmp/k, context ctx)"
+
+
+# --- which client: the cockpit's own (cockpit.kube.rest) or the official one --------------------
+
+def test_tokens_and_relative_files_get_the_cockpits_own_client(tmp_path):
+    from cockpit.kube.rest import RestClient
+
+    (tmp_path / "token").write_text("from-a-file\n")
+    api = make_api_client(Kubeconfig.load(write(tmp_path, good(("lab",), {"tokenFile": "token"}))), "lab")
+    assert isinstance(api, RestClient)
+    assert api.credentials.authorization() == "Bearer from-a-file"  # relative to the kubeconfig's folder
+    assert api.configuration.host == "https://127.0.0.1:1"
+    basic = make_api_client(Kubeconfig.load(write(tmp_path, good(("lab",), {"username": "a", "password": "b"}))),
+                            "lab")
+    assert basic.credentials.authorization() == "Basic YTpi"
+
+
+@pytest.mark.parametrize("change", ["auth-provider", "proxy-url"])
+def test_what_only_the_official_client_reads_gets_the_official_client(tmp_path, change):
+    from kubernetes.client import ApiClient
+
+    doc = good()
+    if change == "auth-provider":
+        doc["users"][0]["user"] = {"auth-provider": {"name": "oidc", "config": {"id-token": "t", "client-id": "c",
+                                                                               "idp-issuer-url": "https://x"}}}
+    else:
+        doc["clusters"][0]["cluster"]["proxy-url"] = "http://127.0.0.1:3"
+    api = make_api_client(Kubeconfig.load(write(tmp_path, doc)), "lab")
+    assert isinstance(api, ApiClient), api
+
+
+def test_bad_certificate_data_is_a_problem_naming_the_field(tmp_path):
+    problem = make_api_client(Kubeconfig.load(write(tmp_path, good(("lab",), {"client-certificate-data": "%%%",
+                                                                               "client-key-data": "%%%"}))), "lab")
+    assert isinstance(problem, ConnectionProblem) and "client-certificate" in str(problem)
