@@ -235,6 +235,8 @@ def network_error_text(e: BaseException) -> str:
         seen = getattr(seen, "reason", None) if isinstance(getattr(seen, "reason", None), BaseException) \
             else (seen.__cause__ or seen.__context__)
     names = {type(x).__name__ for x in chain}
+    if "PluginError" in names:  # the credential expired and its plugin failed to renew it
+        return clean(f"credential plugin failed: {e}", 300)
     text = " ".join(str(x) for x in chain).lower()
     if names & {"SSLError", "SSLCertVerificationError"} or "certificate" in text:
         return "TLS problem with the API server (certificate not trusted?)"

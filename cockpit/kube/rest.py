@@ -81,6 +81,7 @@ class Credentials:
 
     def __init__(self, user: dict, base: Path, cluster: dict) -> None:
         self.lock = threading.Lock()
+        self._refresh = threading.Lock()  # one plugin run at a time, however many threads ask
         self.token = _text(user.get("token"))
         self.token_file = _path(user.get("tokenFile"), base)
         self.basic = None
@@ -140,9 +141,15 @@ class Credentials:
 
             self.expires = parse_time(status.get("expirationTimestamp")) or 0.0
 
-    def authorization(self) -> str | None:
-        if self.plugin is not None and self.expires and time.time() > self.expires - 10:
-            self.run_plugin()
+    def refresh(self, stale: str | None) -> None:
+        """Ask the plugin again, unless another thread already replaced the `stale` credential."""
+        with self._refresh:
+            if self.authorization(refresh=False) == stale:
+                self.run_plugin()
+
+    def authorization(self, refresh: bool = True) -> str | None:
+        if refresh and self.plugin is not None and self.expires and time.time() > self.expires - 10:
+            self.refresh(self.authorization(refresh=False))
         with self.lock:
             token = self.token
         if self.token_file is not None:
@@ -196,8 +203,9 @@ class RestClient:
             resp = self.pool.request(method, url, body=data, headers=headers, timeout=timeout,
                                      preload_content=False, retries=False, redirect=False)
             if resp.status == 401 and attempt == 0 and self.credentials.plugin is not None:
+                resp.drain_conn()  # an unread body would spoil the pooled connection's next request
                 resp.release_conn()
-                self.credentials.run_plugin()  # an expired credential: ask the plugin again, once
+                self.credentials.refresh(auth)  # an expired credential: ask the plugin again, once
                 continue
             break
         if not 200 <= resp.status <= 299:  # as the official client: anything else raises

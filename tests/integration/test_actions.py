@@ -288,17 +288,24 @@ async def test_cleanup_deletes_exactly_the_previewed_set(demo_cluster, kube_admi
 
 
 def test_read_only_client_refuses_before_sending(demo_cluster):
+    from cockpit.kube.connection import clone_api, request_json
+
     api = make_api_client(Kubeconfig.load(demo_cluster.kubeconfig), "cockpit-demo", read_only=True)
     with pytest.raises(ReadOnlyRefused):
-        client.CoreV1Api(api).delete_namespaced_pod("dev-box-alice", "team-vision")
+        request_json(api, "DELETE", "/api/v1/namespaces/team-vision/pods/dev-box-alice")
     with pytest.raises(ReadOnlyRefused):
         actions.workflow_shutdown(api, "team-nlp", "x", "Stop")
     from kubernetes.stream import stream
 
+    # The official client that exec and port-forward get is guarded the same way.
+    official = clone_api(api)
     with pytest.raises(ReadOnlyRefused):
-        stream(client.CoreV1Api(api).connect_get_namespaced_pod_exec, "dev-box-alice", "team-vision",
+        client.CoreV1Api(official).delete_namespaced_pod("dev-box-alice", "team-vision")
+    with pytest.raises(ReadOnlyRefused):
+        stream(client.CoreV1Api(official).connect_get_namespaced_pod_exec, "dev-box-alice", "team-vision",
                command=["true"], stdout=True, stderr=True, stdin=False, tty=False)
-    assert client.CoreV1Api(api).list_namespaced_pod("team-vision").items  # reading works
+    assert request_json(api, "GET", "/api/v1/namespaces/team-vision/pods")["items"]  # reading works
+    assert client.CoreV1Api(official).list_namespaced_pod("team-vision").items
 
 
 ACTION_KEYS = ["ctrl+d", "y", "enter", "ctrl+k", "y", "x", "X", "z", "u", "R", "ctrl+r", "s", "S", "F", "l",

@@ -227,9 +227,12 @@ def test_viewer_can_list_pods_and_may_not_delete_them(kube_viewer):
     assert e.value.status == 403
 
 
-def test_audit_log_records_requests_with_user_agent(kube_admin, demo_cluster):
-    kube_admin.user_agent = "gpu-cockpit-test/1"
-    core(kube_admin).list_namespace()
+def test_audit_log_records_requests_with_user_agent(demo_cluster):
+    from tests.conftest import api_client
+
+    own = api_client(demo_cluster, "cockpit-demo")  # not the shared kube_admin: its agent stays the client's
+    own.user_agent = "gpu-cockpit-test/1"
+    core(own).list_namespace()
     def found():
         if not demo_cluster.audit_log.exists():
             return False
