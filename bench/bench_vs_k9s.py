@@ -5,7 +5,7 @@
 What a user waits for, whole process, each TUI started by exec in tmux at 160x50:
 - exec -> first frame (anything drawn on the captured screen);
 - exec -> first pod rows;
-- exec -> every pod counted in the title (cockpit "Pods (10,057)", k9s "pods(all)[10057]");
+- exec -> every pod counted in the title (cockpit "Pods (10057)", k9s "pods(all)[10,057]");
 - RSS of the process (and its children) right after that paint;
 - new pod -> its row on screen: the pane is filtered to "lat-", pods of that name are created
   one at a time while a background thread patches labels on other pods at --churn events/s;
@@ -92,6 +92,9 @@ def cluster_up(workdir: Path, nodes: int, pods: int, port: int | None):
 
     cluster = DemoCluster(workdir=workdir)
     t0 = time.monotonic()
+    if cluster.exists():  # built at this size before: start it again, without seeding the pods anew
+        cluster.up(log=lambda m: print(f"# {m}", file=sys.stderr))
+        return cluster
     cluster.up(port=port, nodes=nodes, pods=pods, log=lambda m: print(f"# {m}", file=sys.stderr))
     print(f"# demo cluster ({nodes} extra nodes, {pods} pods asked) up in {time.monotonic() - t0:.0f} s",
           file=sys.stderr)
@@ -130,7 +133,7 @@ class Cockpit(Tui):
 
 class K9s(Tui):
     name = "k9s"
-    done = re.compile(r"pods\(all\)\[(\d+)\]", re.IGNORECASE)
+    done = re.compile(r"pods\(all\)\[([\d,]+)\]", re.IGNORECASE)
 
     def __init__(self, binary: Path):
         self.binary = binary
@@ -169,7 +172,8 @@ def run_tui(tui: Tui, cluster, expected: int, args, tag: str) -> dict:
         if "first_rows_s" not in out and "Running" in text:
             out["first_rows_s"] = round(now - start, 3)
         n = tui.count(text)
-        if n is not None and n >= expected:
+        # The demo's own jobs start and end pods meanwhile: a count within 1% is the whole list.
+        if n is not None and n >= expected * 0.99:
             out["all_pods_s"] = round(now - start, 3)
             break
         time.sleep(0.02)
