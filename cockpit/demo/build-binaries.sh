@@ -125,85 +125,39 @@ build_kwok() {
   done
 }
 
-build_argo() {
-  [ -x "$bin/workflow-controller-$ARGO_VERSION" ] && return 0
-  # `go install pkg@version` asks the proxy for the module's version list, which not every
-  # proxy serves; a wrapper module needs only the pinned version.
-  local mod="$work/argo-$ARGO_VERSION"
+# `go install pkg@version` asks the proxy for the module's version list, which not every proxy
+# serves; a wrapper module that requires the pinned version needs only that version.
+# build_wrapped BINARY VERSION MODULE PACKAGE LDFLAGS -> $bin/BINARY-VERSION
+build_wrapped() {
+  local binary=$1 version=$2 module=$3 package=$4 ldflags=$5
+  [ -x "$bin/$binary-$version" ] && return 0
+  local mod="$work/$binary-$version"
   mkdir -p "$mod"
-  log "building workflow-controller $ARGO_VERSION"
-  cat > "$mod/go.mod" <<GOMOD
-module cockpit.local/argobuild
-
-go 1.26.0
-
-require github.com/argoproj/argo-workflows/v4 $ARGO_VERSION
-GOMOD
-  cat > "$mod/tools.go" <<'GO'
-//go:build tools
-
-package tools
-
-import _ "github.com/argoproj/argo-workflows/v4/cmd/workflow-controller"
-GO
+  log "building $binary $version"
+  printf 'module cockpit.local/%sbuild\n\ngo 1.26.0\n\nrequire %s %s\n' "${binary//-/}" "$module" "$version" > "$mod/go.mod"
+  printf '//go:build tools\n\npackage tools\n\nimport _ "%s"\n' "$package" > "$mod/tools.go"
   (cd "$mod" && go mod tidy >/dev/null && \
-    go build -ldflags "-s -w -X github.com/argoproj/argo-workflows/v4.version=$ARGO_VERSION" \
-      -o "$bin/workflow-controller-$ARGO_VERSION.tmp" github.com/argoproj/argo-workflows/v4/cmd/workflow-controller)
-  mv "$bin/workflow-controller-$ARGO_VERSION.tmp" "$bin/workflow-controller-$ARGO_VERSION"
+    go build -ldflags "-s -w $ldflags" -o "$bin/$binary-$version.tmp" "$package")
+  mv "$bin/$binary-$version.tmp" "$bin/$binary-$version"
 }
 
-build_kueue() {
-  [ -x "$bin/kueue-manager-$KUEUE_VERSION" ] && return 0
-  # Only the manager's main package; a wrapper module pins the exact version.
-  local mod="$work/kueue-$KUEUE_VERSION"
-  mkdir -p "$mod"
-  log "building kueue-manager $KUEUE_VERSION"
-  cat > "$mod/go.mod" <<GOMOD
-module cockpit.local/kueuebuild
+build_argo() {
+  build_wrapped workflow-controller "$ARGO_VERSION" github.com/argoproj/argo-workflows/v4 \
+    github.com/argoproj/argo-workflows/v4/cmd/workflow-controller \
+    "-X github.com/argoproj/argo-workflows/v4.version=$ARGO_VERSION"
+}
 
-go 1.26.0
-
-require sigs.k8s.io/kueue $KUEUE_VERSION
-GOMOD
-  cat > "$mod/tools.go" <<'GO'
-//go:build tools
-
-package tools
-
-import _ "sigs.k8s.io/kueue/cmd/kueue"
-GO
-  (cd "$mod" && go mod tidy >/dev/null && \
-    go build -ldflags "-s -w -X sigs.k8s.io/kueue/pkg/version.GitVersion=$KUEUE_VERSION" \
-      -o "$bin/kueue-manager-$KUEUE_VERSION.tmp" sigs.k8s.io/kueue/cmd/kueue)
-  mv "$bin/kueue-manager-$KUEUE_VERSION.tmp" "$bin/kueue-manager-$KUEUE_VERSION"
+build_kueue() {  # only the manager's main package
+  build_wrapped kueue-manager "$KUEUE_VERSION" sigs.k8s.io/kueue sigs.k8s.io/kueue/cmd/kueue \
+    "-X sigs.k8s.io/kueue/pkg/version.GitVersion=$KUEUE_VERSION"
 }
 
 # k9s, for bench/bench_vs_k9s.py only (never a default target, never committed).
 K9S_VERSION=${K9S_VERSION:-v0.50.16}
 
 build_k9s() {
-  [ -x "$bin/k9s-$K9S_VERSION" ] && return 0
-  local mod="$work/k9s-$K9S_VERSION"
-  mkdir -p "$mod"
-  log "building k9s $K9S_VERSION"
-  cat > "$mod/go.mod" <<GOMOD
-module cockpit.local/k9sbuild
-
-go 1.26.0
-
-require github.com/derailed/k9s $K9S_VERSION
-GOMOD
-  cat > "$mod/tools.go" <<'GO'
-//go:build tools
-
-package tools
-
-import _ "github.com/derailed/k9s"
-GO
-  (cd "$mod" && go mod tidy >/dev/null && \
-    go build -ldflags "-s -w -X github.com/derailed/k9s/cmd.version=$K9S_VERSION" \
-      -o "$bin/k9s-$K9S_VERSION.tmp" github.com/derailed/k9s)
-  mv "$bin/k9s-$K9S_VERSION.tmp" "$bin/k9s-$K9S_VERSION"
+  build_wrapped k9s "$K9S_VERSION" github.com/derailed/k9s github.com/derailed/k9s \
+    "-X github.com/derailed/k9s/cmd.version=$K9S_VERSION"
 }
 
 KATIB_VERSION=${KATIB_VERSION:-v0.19.0}
