@@ -16,9 +16,10 @@ import pytest
 from kubernetes import client
 
 from cockpit.kube.discovery import CrdWatch, Discovery
-from cockpit.kube.informer import LIVE, Informer, Sink, TableRow
+from cockpit.kube.informer import LIVE, Informer, TableRow
 from cockpit.kube.table_rows import api_resource_rows, layout_for, table_row
 from tests.conftest import wait_for
+from tests.support.sinks import Recorder
 
 NAMES = [
     # name, (group, version, plural)
@@ -238,48 +239,6 @@ def test_a_user_who_may_not_list_crds_gets_the_etag_reread(kube_viewer, kube_adm
         watch.join(5)
 
 
-class Recorder(Sink):
-    """What a table-mode informer reports, for the test to read (the consumer, not the cluster)."""
-
-    def __init__(self):
-        self.lock = threading.Lock()
-        self.items: dict[str, object] = {}
-        self.defs: tuple[dict, ...] = ()
-        self.states: list[str] = []
-        self.deleted: list[str] = []
-        self.pages: list[tuple[int, int, int | None, int]] = []  # (items, arrived, of about, resets before)
-        self.resets = 0
-
-    def upsert(self, key, item):
-        with self.lock:
-            self.items[key] = item
-
-    def delete(self, key):
-        with self.lock:
-            self.items.pop(key, None)
-            self.deleted.append(key)
-
-    def reset(self, items):
-        with self.lock:
-            self.items = dict(items)
-            self.resets += 1
-
-    def page(self, items, loaded, total):
-        with self.lock:
-            self.items.update(items)
-            self.pages.append((len(items), loaded, total, self.resets))
-
-    def columns(self, definitions):
-        self.defs = definitions
-
-    def state(self, state, detail="", retry_in=0.0):
-        self.states.append(state)
-
-    def get(self, key):
-        with self.lock:
-            return self.items.get(key)
-
-
 def test_table_informer_shows_a_new_crds_printer_columns_live(kube_admin, crd, unique_name):
     (plural, kind, _short), create = crd
     create()
@@ -390,6 +349,7 @@ def test_table_mode_pages_through_a_list_like_plain_mode(kube_admin):
     b = Informer(kube_admin, resource, table, lambda t: table_row(t, time.time(), all_namespaces=True),
                  table=True, name="pods-table")
     a.PAGE = b.PAGE = 3
+    a.streaming = False  # table mode always pages; the plain one is made to here
     a.start()
     b.start()
     try:
@@ -408,11 +368,13 @@ def test_table_mode_pages_through_a_list_like_plain_mode(kube_admin):
 def test_a_paged_list_hands_over_each_page_with_the_servers_estimate_before_the_whole(kube_admin):
     """Rows paint as pages arrive: every page but the last reaches the sink at once, with how
     many have arrived and the API server's remainingItemCount estimate of the whole; `reset`
-    then gives the complete list (what the pane's "loading 4,000 of ~10,057" is made of)."""
+    then gives the complete list (what the pane's "loading 4,000 of ~10,057" is made of). Paging
+    is what a server that does not stream lists gets (tests/integration/test_informer.py)."""
     resource = Discovery(kube_admin).resolve_or_refresh("pods").resource
     sink = Recorder()
     informer = Informer(kube_admin, resource, sink, lambda obj: obj, name="pods-paged")
     informer.PAGE = 4
+    informer.streaming = False
     informer.start()
     try:
         wait_for(lambda: LIVE in sink.states, 30, what="the list")
