@@ -13,7 +13,9 @@ What a user waits for, whole process, each TUI started by exec in tmux at 160x50
   (attributes included) changes.
 `kubectl get pods -A` is timed in the same rounds. The TUIs alternate (cockpit, k9s, cockpit,
 k9s, ...) so drift on the machine falls on both; ratios are taken pair by pair and their median
-reported. The k9s binary is built from its Go module into the binaries cache (never committed):
+reported. Before each exec (and each kubectl) the bench waits, up to 20 s, until the machine uses
+under --settle cores (default 1.0 of 2; the 1,000-node cluster idles at about 0.4): the previous
+client's churn, deletes and the API server's collector otherwise land on the next one's list. The k9s binary is built from its Go module into the binaries cache (never committed):
 `BUILD_TARGETS=k9s bash cockpit/demo/build-binaries.sh ~/.cache/gpu-cockpit`.
 
 Screen polling (tmux capture-pane every 10-20 ms) adds a few ms and some CPU to every figure,
@@ -152,6 +154,28 @@ def percentile(values: list[float], q: float) -> float:
     return s[min(len(s) - 1, int(round(q * (len(s) - 1))))]
 
 
+def busy_cores(window: float) -> float:
+    """How many cores' worth of CPU the whole machine used over `window` seconds."""
+    def sample() -> tuple[int, int]:
+        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        idle = fields[3] + fields[4]  # idle + iowait
+        return sum(fields) - idle, sum(fields)
+    b0, t0 = sample()
+    time.sleep(window)
+    b1, t1 = sample()
+    return (os.cpu_count() or 1) * (b1 - b0) / max(1, t1 - t0)
+
+
+def settle(limit: float, max_wait: float = 20.0) -> float:
+    """Waits until the machine uses under `limit` cores over a second (the previous client's
+    lists, churn and deletes done, the API server's collector run), at most `max_wait` s; returns
+    how long it waited. Each TUI starts on a machine as quiet as the cluster lets it be."""
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < max_wait and busy_cores(1.0) > limit:
+        pass
+    return round(time.monotonic() - t0, 1)
+
+
 def run_tui(tui: Tui, cluster, expected: int, args, tag: str) -> dict:
     from kubernetes import client, config
 
@@ -160,6 +184,8 @@ def run_tui(tui: Tui, cluster, expected: int, args, tag: str) -> dict:
     home = Path(tempfile.mkdtemp(prefix=f"bench-{tui.name}-"))
     tmux("kill-server", check=False)
     out: dict = {"tui": tui.name}
+    if args.settle:
+        out["settled_s"] = settle(args.settle)
     start = time.monotonic()
     tmux("new-session", "-d", "-s", "b", "-x", "160", "-y", "50", tui.command(cluster.kubeconfig, home))
     pid = int(tmux("display", "-p", "-t", "b", "#{pane_pid}").strip())
@@ -272,6 +298,8 @@ def main() -> None:
     ap.add_argument("--nodes", type=int, default=1000)
     ap.add_argument("--pods", type=int, default=10000)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--settle", type=float, default=1.0,
+                    help="before each exec, wait (up to 20 s) until the machine uses under this many cores; 0: no wait")
     ap.add_argument("--port", type=int, default=None)
     ap.add_argument("--demo-dir", default="")
     ap.add_argument("--new-pods", type=int, default=20)
@@ -290,6 +318,8 @@ def main() -> None:
     runs: dict[str, list[dict]] = {t.name: [] for t in tuis}
     kubectl: list[float] = []
     for rnd in range(args.rounds):
+        if args.settle:
+            settle(args.settle)
         kubectl.append(kubectl_get(cluster)[0])
         for tui in tuis:
             r = run_tui(tui, cluster, expected, args, f"{tui.name[:2]}{rnd}")

@@ -301,7 +301,12 @@ class ResourceTable(ScrollView, can_focus=True):
         self._measure = True
         strips, width = self._strips, self._width
         if len(delta.changed_keys) + len(delta.removed_keys) > len(strips):
-            strips.clear()  # cheaper than discarding a big delta key by key
+            # A big delta (a page of a list arriving): look up the few cached lines in it rather
+            # than the delta's keys in the cache. Clearing instead made every repaint while a
+            # list pages in render each line on screen again, though none of them had changed.
+            changed, removed = delta.changed_keys, delta.removed_keys
+            for cached in [c for c in strips.keys() if c[0] in changed or c[0] in removed]:
+                strips.discard(cached)
         else:
             for key in (*delta.changed_keys, *delta.removed_keys):
                 for selected in (False, True):
