@@ -238,6 +238,10 @@ class Informer:
             remaining = meta.get("remainingItemCount")
             total = len(items) + int(remaining) if isinstance(remaining, int) else None
             self.sink.page(page, len(items), total)
+        self._hand_over(items)
+
+    def _hand_over(self, items: dict[str, Any]) -> None:
+        """The whole list, to the sink; a big one's parsing memory back to the system."""
         self.sink.reset(items)
         if len(items) >= self.TRIM_AFTER:
             release_free_memory()
@@ -312,10 +316,8 @@ class Informer:
         items = self._initial
         self._initial, self._listed = None, True
         self.resource_version = rv
-        self.sink.reset(items)
+        self._hand_over(items)
         self.sink.state(LIVE)
-        if len(items) >= self.TRIM_AFTER:
-            release_free_memory()
 
     def _parse_list(self, data: bytes) -> tuple[list, dict]:
         """(items, list metadata) of one page: typed where the kind has a schema."""
