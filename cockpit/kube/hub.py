@@ -58,7 +58,8 @@ class KindFeed(Sink):
     """Pending changes of one kind, written by its informer thread, drained by the UI."""
 
     def __init__(self, kind: Kind, on_delete: Callable[[str], None] | None = None,
-                 on_reset: Callable[[set[str]], None] | None = None, feed_id: str = ""):
+                 on_reset: Callable[[set[str]], None] | None = None, feed_id: str = "",
+                 wake: Callable[[], None] | None = None):
         self.kind = kind
         self.feed_id = feed_id or kind.id
         self.lock = threading.Lock()
@@ -73,6 +74,9 @@ class KindFeed(Sink):
         self.loading: tuple[int, int | None] | None = None  # (arrived, of about) while a list pages in
         self._on_delete = on_delete
         self._on_reset = on_reset
+        # Called (from the informer thread) when the UI should not wait for its next tick: the
+        # first rows of a list, and the end of one.
+        self._wake = wake
         self.informer: Informer | None = None
 
     # informer thread
@@ -90,9 +94,12 @@ class KindFeed(Sink):
 
     def page(self, items: dict[str, Item], loaded: int, total: int | None) -> None:
         with self.lock:
+            first = self.loading is None
             self.items.update(items)
             self._pending.update(items)
             self.loading = (loaded, total)
+        if first and self._wake:
+            self._wake()
 
     def reset(self, items: dict[str, Item]) -> None:
         with self.lock:
@@ -104,6 +111,8 @@ class KindFeed(Sink):
             self.synced = True
         if self._on_reset:
             self._on_reset(gone)
+        if self._wake:
+            self._wake()
 
     def state(self, state: str, detail: str = "", retry_in: float = 0.0) -> None:
         with self.lock:
@@ -290,8 +299,10 @@ class ClusterHub:
     def __init__(self, api, *, clock: Callable[[], float] = time.time,
                  gpu_names: Iterable[str] = gpumod.DEFAULT_GPU_RESOURCES,
                  gpu_prefixes: Iterable[str] = gpumod.DEFAULT_GPU_PREFIXES,
-                 fallback_namespace: str = "default", offline: bool = False):
+                 fallback_namespace: str = "default", offline: bool = False,
+                 wake: Callable[[], None] | None = None):
         self.api = api
+        self.wake = wake  # handed to every feed (KindFeed)
         # Offline hubs never open a connection: `load` feeds them recorded objects through the
         # same transforms (deterministic snapshots of the UI).
         self.offline = offline
@@ -334,7 +345,7 @@ class ClusterHub:
 
             def on_reset(gone: set[str]) -> None:
                 kind.reset(gone, self)
-        feed = KindFeed(kind, on_delete, on_reset, feed_id)
+        feed = KindFeed(kind, on_delete, on_reset, feed_id, self.wake)
         self.feeds[feed_id] = feed
         # Kinds without a module of their own read the server's Table format (discovered.py).
         table = {"table": True} if getattr(kind, "table", False) else {}

@@ -202,6 +202,10 @@ class RowStore:
         for row in upserts:
             key = row.key
             old = rows.get(key)
+            if old is row:
+                # The very row it holds (rows are frozen): the end of a list that arrived in
+                # pages hands every row over again, and none of them changed.
+                continue
             rows[key] = row
             changed.add(key)
             if sort_values is None:

@@ -51,6 +51,20 @@ def test_apply_reports_delta() -> None:
     assert store.view() == ["default/a"]
 
 
+def test_the_very_rows_it_holds_change_nothing() -> None:
+    # The end of a list that arrived in pages hands every row over again.
+    a, b = pod("a", age=1), pod("b", age=2)
+    store = RowStore([a, b])
+    store.set_sort(3)
+    before = store.view()
+    delta = store.apply([a, b], [])
+    assert not delta.changed_keys and not delta.order_changed
+    assert store.view() is before
+    # An equal row that is a new object is still a change (its cells may be drawn anew).
+    delta = store.apply([pod("a", age=1)], [])
+    assert delta.changed_keys == {"default/a"} and not delta.order_changed
+
+
 def test_upsert_with_same_sort_value_keeps_order() -> None:
     store = RowStore([pod("a", age=1), pod("b", age=2), pod("c", age=3)])
     store.set_sort(3)
