@@ -119,12 +119,17 @@ class CockpitApp(App):
 
     def _wake(self) -> None:
         """From an informer thread: repaint now rather than at the next tick (a list's first
-        rows, and its end, reach the screen up to a tick sooner). Never waits for the UI."""
+        rows, and its end, reach the screen up to a tick sooner)."""
+        self._soon(self._flush_soon)
+
+    def _soon(self, callback: Callable[[], None]) -> None:
+        """From any thread: `callback` on the UI loop, without waiting for it (a thread that
+        waited could hold up its informer or watch, or hang at exit)."""
         loop = self._ui_loop
         if loop is None:
             return
         try:
-            loop.call_soon_threadsafe(self._flush_soon)
+            loop.call_soon_threadsafe(callback)
         except RuntimeError:  # the app has ended and its loop is closed
             pass
 
@@ -227,10 +232,11 @@ class CockpitApp(App):
         self._crd_watch = self.discovery = None
 
     def _discovery_changed_from_thread(self) -> None:
-        try:
-            self.call_from_thread(self.main.discovery_changed)
-        except RuntimeError:  # the app is gone
-            pass
+        self._soon(self._discovery_changed)
+
+    def _discovery_changed(self) -> None:
+        if self.is_running:
+            self.main.discovery_changed()
 
     # -- GPU utilisation (dcgm-exporter, NVML) ----------------------------------------------------
     def _stop_scraper(self) -> None:
