@@ -146,11 +146,24 @@ class WatchEvent(msgspec.Struct, Generic[T]):
 
 
 class Decoders:
-    """A list decoder and a watch-event decoder for one schema."""
+    """A list decoder and a watch-event decoder for one schema; `proto_kind` names its message in
+    cockpit/kube/proto.py where the API server can stream it as protobuf (built on first use)."""
 
     def __init__(self, schema: type) -> None:
+        from cockpit.kube import proto
+
         self.list = msgspec.json.Decoder(ObjectList[schema])  # type: ignore[valid-type]
         self.event = msgspec.json.Decoder(WatchEvent[schema])  # type: ignore[valid-type]
+        self.proto_kind = proto.KINDS.get(schema.__name__, "")
+        self._proto = None
+
+    def proto_events(self):
+        """The protobuf watch-event decoder (cockpit.kube.proto.EventDecoder) of this schema."""
+        if self._proto is None:
+            from cockpit.kube.proto import EventDecoder
+
+            self._proto = EventDecoder(self.proto_kind)
+        return self._proto
 
 
 def declared_paths(schema: type, prefix: tuple[str, ...] = ()) -> set[tuple[str, ...]]:
