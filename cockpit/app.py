@@ -22,6 +22,7 @@ from textual.widgets import Input
 from cockpit.config import Settings, load_settings
 from cockpit.kube.connection import ConnectionProblem, Kubeconfig, make_api_client
 from cockpit.kube.hub import ClusterHub
+from cockpit.kube.informer import CONNECTING
 from cockpit.kube.utilization import MetricsScraper, UtilizationTracker
 from cockpit.resources import registry
 from cockpit.ui.main_screen import MainScreen
@@ -76,6 +77,7 @@ class CockpitApp(App):
         self._crd_watch = None
         self.problem: ConnectionProblem | None = None
         self._ui_loop: asyncio.AbstractEventLoop | None = None
+        self._rest_pending: tuple[ClusterHub, object, float] | None = None  # see _start_the_rest
         self.main = MainScreen(start_pane)
 
     @property
@@ -110,7 +112,7 @@ class CockpitApp(App):
             self.problem = self.kubeconfig.problems[0] if self.kubeconfig.problems else ConnectionProblem(
                 "no kubeconfig context to connect to")
         # The tick is the app's: a screen pushed over the main one (describe, help) must not stop it.
-        self._tick = self.set_interval(1 / max(1.0, min(self.repaint_hz, 60.0)), self.main.flush)
+        self._tick = self.set_interval(1 / max(1.0, min(self.repaint_hz, 60.0)), self._on_tick)
         self.main.refresh_bars()
 
     # -- connection --------------------------------------------------------------------------
@@ -136,6 +138,11 @@ class CockpitApp(App):
     def _flush_soon(self) -> None:
         if self.is_running and self.hub is not None:
             self.main.flush()
+
+    def _on_tick(self) -> None:
+        self.main.flush()
+        if self._rest_pending is not None:
+            self.call_after_refresh(self._start_the_rest)  # after the frame the flush made
 
     def _load_recorded(self) -> None:
         self.hub = self._new_hub(None)
@@ -183,13 +190,38 @@ class CockpitApp(App):
             self.main.refresh_bars()
             return
         self.hub = self._new_hub(msg.api)
-        self.hub.start_core(k for k in registry.kinds().values() if k.core)
+        # The lists of the place shown first: on a small or busy cluster they share the API
+        # server's CPU and this process's with nothing else. The other core kinds, discovery and
+        # the metrics scraper follow once they are in (`_start_the_rest`).
         self.main.connected()
+        shown = self.main.shown_feeds()
+        self.hub.start_core(k for k in registry.kinds().values() if k.core and k.id in shown)
+        self._rest_pending = (self.hub, msg.api, time.monotonic())
         self.permissions.clear()
-        self._start_discovery(msg.api)
-        hub = self.hub
+        self.main.refresh_bindings()
+        self.main.refresh_bars()
+
+    # The rest waits at most this long for the first lists (a list of 50,000 pods takes longer).
+    START_REST_AFTER = 3.0
+
+    def _start_the_rest(self) -> None:
+        """The core kinds not shown, discovery and the metrics scraper, once the lists of the
+        place shown first have arrived (or failed, or START_REST_AFTER has passed)."""
+        pending = self._rest_pending
+        if pending is None:
+            return
+        hub, api, since = pending
+        if hub is not self.hub:  # the context changed meanwhile: its own connect starts its own
+            self._rest_pending = None
+            return
+        waiting = [f for f in hub.feeds.values() if not f.synced and f.state_name == CONNECTING]
+        if waiting and time.monotonic() - since < self.START_REST_AFTER:
+            return
+        self._rest_pending = None
+        hub.start_core(k for k in registry.kinds().values() if k.core)
+        self._start_discovery(api)
         self.scraper = MetricsScraper(
-            msg.api, self.util, interval=5.0, on_update=self._util_from_thread,
+            api, self.util, interval=5.0, on_update=self._util_from_thread,
             exporters=lambda: hub.feeds["pods"].snapshot() if "pods" in hub.feeds else []).start()
         self.main.refresh_bindings()
         self.main.refresh_bars()

@@ -23,7 +23,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 
 from cockpit import __version__
 from cockpit.kube.gpu_view import GPU_COLUMNS, gpu_rows, totals_line
@@ -37,6 +37,7 @@ from cockpit.ui import commands
 from cockpit.ui.actions import MUTATING_ACTIONS, ClusterActions
 from cockpit.ui.prompt import Prompt, PromptBar, pasted_line
 from cockpit.ui.views import View
+from cockpit.ui.widgets.footer import CockpitFooter
 from cockpit.ui.widgets.resource_table import ResourceTable
 
 if TYPE_CHECKING:
@@ -119,6 +120,7 @@ class MainScreen(ClusterActions, Screen):
         self._gpu_dirty: set[str] = set()
         self._node_dirty: set[str] = set()
         self._last_age_refresh = 0.0
+        self._loading_painted, self._loading_feed = 0.0, None  # see LOADING_REPAINT
 
     @property
     def current(self) -> View | None:
@@ -190,7 +192,7 @@ class MainScreen(ClusterActions, Screen):
         self._table = ResourceTable(list(GPU_PANE_COLUMNS), id="table")
         yield self._table
         yield PromptBar(id="prompt-bar")
-        yield Footer()
+        yield CockpitFooter()
 
     @property
     def table(self) -> ResourceTable:
@@ -243,10 +245,22 @@ class MainScreen(ClusterActions, Screen):
         self._apply(view, delta)
 
     # -- the repaint tick ---------------------------------------------------------------------
+    # While the shown list arrives, its rows and the title's count are painted at most this
+    # often: each repaint's rendering shares the process (and its lock on Python) with the
+    # parsing of the rest of the list. Its first rows and its end are painted at once.
+    LOADING_REPAINT = 0.3
+
     def flush(self) -> None:
         hub = self.hub
         if hub is None:
             return
+        view = self.current
+        feed = hub.feeds.get(view.feed_id) if view is not None and view.feed_id else None
+        if feed is not None and feed.loading is not None:
+            now = time.monotonic()
+            if now - self._loading_painted < self.LOADING_REPAINT and self._loading_feed is feed:
+                return
+            self._loading_painted, self._loading_feed = now, feed
         changed_feeds = set()
         for ch in hub.drain():
             changed_feeds.add(ch.kind)
@@ -450,6 +464,22 @@ class MainScreen(ClusterActions, Screen):
             return []
         lines = (registry.get(k).gpu_pane_note(self.hub.objects_of(k)) for k in sorted(_GPU_NOTE_FEEDS))
         return [line for line in lines if line]
+
+    def shown_feeds(self) -> set[str]:
+        """The feeds the place shown reads: its own, its kind's companions, what its rows depend on."""
+        view = self.current
+        if view is None:
+            return set()
+        out = set(view.depends_on)
+        if view.feed_id:
+            out.add(view.feed_id)
+        kind = self.kind_of(view.kind_id or view.feed_id or "")
+        if kind is not None:
+            out.add(kind.id)
+            out.update(kind.companions)
+        if view.id == "gpu":
+            out.update(("nodes", "pods"))  # the allocation is computed from both
+        return out
 
     def _ensure_feed(self, view: View | None) -> None:
         if self.hub and view is not None and view.feed_id:
