@@ -114,8 +114,10 @@ class Informer:
     # smaller than with pages of 2,000 (111 against 136 MB), for an exec-to-every-pod time within
     # the rounds' noise but about 0.3 s slower in the medians (bench/RESULTS.md).
     PAGE = 500
-    # After a list this long the parsing's freed memory is handed back to the system.
+    # After a list this long, or this big on the wire, the parsing's freed memory is handed
+    # back to the system (1,000 nodes are 5 MB of JSON: 30 MB of dicts while parsed).
     TRIM_AFTER = 2000
+    TRIM_BYTES = 4 << 20
     FIRST_PAGE = 250
     WATCH_SECONDS = 290
 
@@ -147,6 +149,7 @@ class Informer:
         self._listed = False  # the streaming list now running has ended its initial events
         self.proto = True  # watches of a kind with a protobuf schema ask for it (until one fails)
         self.encoding = ""  # what the last watch stream came as: "protobuf" or "json"
+        self._list_bytes = 0  # what the list now arriving has taken on the wire so far
         if typed is not None and not table:
             from cockpit.kube.typed import Decoders
 
@@ -225,6 +228,7 @@ class Informer:
                 break
             if isinstance(data, BaseException):
                 raise data
+            self._list_bytes += len(data)
             page: dict[str, Any] = {}
             if self.table:
                 body = orjson.loads(data)
@@ -249,8 +253,9 @@ class Informer:
     def _hand_over(self, items: dict[str, Any]) -> None:
         """The whole list, to the sink; a big one's parsing memory back to the system."""
         self.sink.reset(items)
-        if len(items) >= self.TRIM_AFTER:
+        if len(items) >= self.TRIM_AFTER or self._list_bytes >= self.TRIM_BYTES:
             release_free_memory()
+        self._list_bytes = 0
 
     def _watch(self, initial: bool = False) -> None:
         """The watch from the last resourceVersion; with `initial`, a streaming list first: every
@@ -259,14 +264,16 @@ class Informer:
         if initial:
             query = self._stream_query()
             self._initial, self._initial_page, self._estimate = {}, {}, None
+            self._list_bytes = 0
             threading.Thread(target=self._count, name=f"count-{self.name}", daemon=True).start()
         else:
             query = self._query(watch="true", resourceVersion=self.resource_version, allowWatchBookmarks="true",
                                 timeoutSeconds=self.WATCH_SECONDS)
         # Kinds with a protobuf schema ask for it (the server encodes it at a fraction of JSON's
         # cost, cockpit/kube/proto.py); the answer's Content-Type says which one came.
-        proto = self.proto and self._decoders is not None and bool(self._decoders.proto_kind)
-        resp = self._get(query, (10, self.WATCH_SECONDS + 30), ACCEPT_WATCH if proto else "")
+        accept = self.stream_accept()
+        proto = accept == ACCEPT_WATCH
+        resp = self._get(query, (10, self.WATCH_SECONDS + 30), accept)
         self._response = resp
         if not initial:
             # The server answers again: resuming from the last resourceVersion misses nothing, so
@@ -282,6 +289,8 @@ class Informer:
             for chunk in resp.stream(262144, decode_content=True):
                 if self._stop.is_set():
                     return
+                if self._initial is not None:
+                    self._list_bytes += len(chunk)
                 lines = (rest + chunk if rest else chunk).split(b"\n")
                 rest = lines.pop()
                 for line in lines:
@@ -292,6 +301,12 @@ class Informer:
             self._initial = None
             resp.release_conn()
 
+    def stream_accept(self) -> str:
+        """What a watch of this informer asks for: protobuf (or JSON) where its kind has a
+        protobuf schema, JSON otherwise ("")."""
+        wants = self.proto and not self.table and self._decoders is not None and bool(self._decoders.proto_kind)
+        return ACCEPT_WATCH if wants else ""
+
     def _read_frames(self, resp) -> None:
         """A protobuf watch stream: length-prefixed frames, each one event."""
         from cockpit.kube.proto import ProtoError, frames
@@ -301,6 +316,8 @@ class Informer:
         for chunk in resp.stream(262144, decode_content=True):
             if self._stop.is_set():
                 return
+            if self._initial is not None:
+                self._list_bytes += len(chunk)
             buffer += chunk
             for frame in frames(buffer):
                 try:
