@@ -485,6 +485,8 @@ def _open_portforward(api, namespace: str, pod: str, port: int, timeout: float):
 
 
 def _read_portforward(api, namespace: str, pod: str, port: int, path: str, timeout: float) -> str:
+    if hasattr(api, "credentials") and hasattr(api, "pool"):  # the cockpit's own client (kube/rest.py)
+        return _read_portforward_ws(api, namespace, pod, port, path, timeout)
     deadline = time.monotonic() + timeout
     pf = _open_portforward(api, namespace, pod, port, timeout)
     sock = pf.socket(port)
@@ -518,6 +520,89 @@ def _read_portforward(api, namespace: str, pod: str, port: int, path: str, timeo
     error = pf.error(port)
     if not buf:
         raise MetricsError(f"port-forward: {clean(error, 200) if error else 'the pod closed the connection'}")
+    status, _headers, body = parse_http_response(bytes(buf))
+    if status != 200:
+        raise MetricsError(f"port-forward: the exporter answered HTTP {status}")
+    return body.decode("utf-8", errors="replace")
+
+
+# The port-forward subprotocol: binary frames whose first byte is the channel (0 data, 1 errors
+# for the first port); the first frame of each channel from the server carries the port number.
+_PORTFORWARD_PROTOCOL = "v4.channel.k8s.io"
+
+
+def _read_portforward_ws(api, namespace: str, pod: str, port: int, path: str, timeout: float) -> str:
+    """The exporter's answer through a port-forward websocket of our own, on the cockpit's own
+    client's TLS context and credentials: `kubernetes.stream` would import the official client
+    (35 MB) into a process that otherwise never loads it."""
+    import websocket  # websocket-client, which the official client uses for the same
+
+    from cockpit.kube.connection import ReadOnlyRefused, read_only_refusal
+
+    resource = f"/api/v1/namespaces/{namespace}/pods/{pod}/portforward"
+    if getattr(api, "read_only", False):
+        why = read_only_refusal("GET", resource)
+        if why:
+            raise ReadOnlyRefused(why)
+    host = api.configuration.host.rstrip("/")
+    url = ("wss://" + host[8:] if host.startswith("https://") else "ws://" + host.removeprefix("http://"))
+    url += f"{resource}?ports={int(port)}"
+    headers = [f"User-Agent: {api.user_agent or 'gpu-cockpit'}"]
+    auth = api.credentials.authorization()
+    if auth:
+        headers.append(f"Authorization: {auth}")
+    pool_kw = getattr(api.pool, "connection_pool_kw", {})
+    sslopt: dict[str, Any] = {}
+    if pool_kw.get("ssl_context") is not None:
+        sslopt["context"] = pool_kw["ssl_context"]
+    if pool_kw.get("server_hostname"):
+        sslopt["server_hostname"] = pool_kw["server_hostname"]
+    deadline = time.monotonic() + timeout
+    try:
+        ws = websocket.create_connection(url, header=headers, subprotocols=[_PORTFORWARD_PROTOCOL],
+                                         sslopt=sslopt, timeout=timeout, enable_multithread=False)
+    except websocket.WebSocketBadStatusException as e:
+        raise MetricsError(f"port-forward: the API server answered HTTP {e.status_code}") from None
+    except (OSError, websocket.WebSocketException) as e:
+        raise MetricsError(f"port-forward: {clean(str(e) or type(e).__name__, 200)}") from None
+    buf, error = bytearray(), bytearray()
+    started = {0: False, 1: False}
+    try:
+        ws.send_binary(b"\x00" + f"GET {path} HTTP/1.1\r\nHost: localhost:{port}\r\nUser-Agent: gpu-cockpit\r\n"
+                                 f"Accept: text/plain\r\nConnection: close\r\n\r\n".encode())
+        head_end = -1
+        while head_end < 0 or not _response_complete(buf, head_end):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise MetricsError(f"port-forward: no complete answer within {timeout:.0f}s")
+            ws.settimeout(left)
+            try:
+                opcode, data = ws.recv_data()
+            except websocket.WebSocketTimeoutException:
+                continue
+            except websocket.WebSocketConnectionClosedException:
+                break
+            if opcode == websocket.ABNF.OPCODE_CLOSE:
+                break
+            if not data or data[0] not in started:
+                continue
+            channel, payload = data[0], data[1:]
+            if not started[channel]:  # the port number, then what the pod sends
+                started[channel], payload = True, payload[2:]
+            if channel == 1:
+                error += payload
+                continue
+            buf += payload
+            if len(buf) > MAX_BODY_BYTES:
+                raise MetricsError("the answer is too large to be an exporter's")
+            if head_end < 0:
+                head_end = buf.find(b"\r\n\r\n")
+    finally:
+        with contextlib.suppress(Exception):
+            ws.close(timeout=0.5)
+    if not buf:
+        text = error.decode("utf-8", "replace")
+        raise MetricsError(f"port-forward: {clean(text, 200) if text else 'the pod closed the connection'}")
     status, _headers, body = parse_http_response(bytes(buf))
     if status != 200:
         raise MetricsError(f"port-forward: the exporter answered HTTP {status}")

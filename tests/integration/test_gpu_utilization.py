@@ -4,7 +4,10 @@ fallback), whose numbers come from the simulator, driven here through its contro
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 from kubernetes import client
@@ -144,3 +147,34 @@ def test_idle_pod_appears_after_the_window_and_leaves_when_busy(kube_admin, demo
         scraper.stop(timeout=10)
         core.delete_namespaced_pod(unique_name, "team-vision", grace_period_seconds=0)
     assert not scraper.running and not scraper._thread.is_alive()
+
+
+def test_the_cockpits_own_client_reads_the_port_forward_without_the_official_client(demo_cluster, exporters):
+    # The app's client is cockpit.kube.rest's; its port-forward is a websocket of its own, so the
+    # scraper does not load the `kubernetes` package (35 MB) into the process. In a fresh
+    # interpreter, as the app runs.
+    exp = exporters["gpu-h100-01"]
+    code = f"""
+import sys
+from pathlib import Path
+from cockpit.kube import rest
+from cockpit.kube.connection import ReadOnlyRefused, guard_read_only
+from cockpit.kube.dcgm import MetricsError, fetch_node_metrics, parse_metrics
+api = rest.connect([Path({str(demo_cluster.kubeconfig)!r})], "cockpit-demo")
+guard_read_only(api, False)
+text = fetch_node_metrics(api, {exp.namespace!r}, {exp.pod!r}, via="portforward", timeout=10)
+print(len(parse_metrics(text)), {{s.node for s in parse_metrics(text)}} == {{{exp.node!r}}})
+print("kubernetes" in sys.modules)
+guard_read_only(api, True)
+try:
+    fetch_node_metrics(api, {exp.namespace!r}, {exp.pod!r}, via="portforward", timeout=10)
+except MetricsError as e:
+    print("refused" if "read-only" in str(e) else f"other: {{e}}")
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                         cwd=Path(__file__).resolve().parents[2])
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0] == f"{len(simulator.gpu_layout()[exp.node])} True", out.stdout
+    assert lines[1] == "False", "the official client was imported"
+    assert lines[2] == "refused", out.stdout  # read-only: no port-forward leaves the process
