@@ -20,7 +20,7 @@ import math
 import re
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -490,34 +490,57 @@ def _read_portforward(api, namespace: str, pod: str, port: int, path: str, timeo
     deadline = time.monotonic() + timeout
     pf = _open_portforward(api, namespace, pod, port, timeout)
     sock = pf.socket(port)
-    buf = bytearray()
+
+    def recv(left: float) -> bytes | None:
+        sock.settimeout(left)
+        try:
+            return sock.recv(65536)
+        except TimeoutError:
+            return None
+
     try:
         sock.setblocking(True)
-        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: localhost:{port}\r\nUser-Agent: gpu-cockpit\r\n"
-                     f"Accept: text/plain\r\nConnection: close\r\n\r\n".encode())
-        head_end = -1
-        while head_end < 0 or not _response_complete(buf, head_end):
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise MetricsError(f"port-forward: no complete answer within {timeout:.0f}s")
-            sock.settimeout(left)
-            try:
-                part = sock.recv(65536)
-            except TimeoutError:
-                continue
-            if not part:
-                break
-            buf += part
-            if len(buf) > MAX_BODY_BYTES:
-                raise MetricsError("the answer is too large to be an exporter's")
-            if head_end < 0:
-                head_end = buf.find(b"\r\n\r\n")
+        sock.sendall(_metrics_request(path, port))
+        buf = _read_answer(recv, deadline, timeout)
     finally:
         with contextlib.suppress(Exception):
             sock.close()
         with contextlib.suppress(Exception):
             pf.close()
-    error = pf.error(port)
+    return _metrics_answer(buf, pf.error(port))
+
+
+def _read_answer(recv: Callable[[float], bytes | None], deadline: float, timeout: float) -> bytearray:
+    """An HTTP answer read with `recv(seconds left)` (None: nothing yet, b"": the other side is
+    done) until it is whole, the other side is done, or the deadline passes."""
+    buf = bytearray()
+    head_end = -1
+    while head_end < 0 or not _response_complete(buf, head_end):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise MetricsError(f"port-forward: no complete answer within {timeout:.0f}s")
+        part = recv(left)
+        if part is None:
+            continue
+        if not part:
+            break
+        buf += part
+        if len(buf) > MAX_BODY_BYTES:
+            raise MetricsError("the answer is too large to be an exporter's")
+        if head_end < 0:
+            head_end = buf.find(b"\r\n\r\n")
+    return buf
+
+
+def _metrics_request(path: str, port: int) -> bytes:
+    """The HTTP request sent to the exporter through a port-forward."""
+    return (f"GET {path} HTTP/1.1\r\nHost: localhost:{port}\r\nUser-Agent: gpu-cockpit\r\n"
+            f"Accept: text/plain\r\nConnection: close\r\n\r\n").encode()
+
+
+def _metrics_answer(buf: bytes | bytearray, error: str) -> str:
+    """The metrics text of the exporter's HTTP answer read through a port-forward (`error`: what
+    the forward's error channel said)."""
     if not buf:
         raise MetricsError(f"port-forward: {clean(error, 200) if error else 'the pod closed the connection'}")
     status, _headers, body = parse_http_response(bytes(buf))
@@ -565,48 +588,36 @@ def _read_portforward_ws(api, namespace: str, pod: str, port: int, path: str, ti
         raise MetricsError(f"port-forward: the API server answered HTTP {e.status_code}") from None
     except (OSError, websocket.WebSocketException) as e:
         raise MetricsError(f"port-forward: {clean(str(e) or type(e).__name__, 200)}") from None
-    buf, error = bytearray(), bytearray()
+    error = bytearray()
     started = {0: False, 1: False}
+
+    def recv(left: float) -> bytes | None:
+        ws.settimeout(left)
+        try:
+            opcode, data = ws.recv_data()
+        except websocket.WebSocketTimeoutException:
+            return None
+        except websocket.WebSocketConnectionClosedException:
+            return b""
+        if opcode == websocket.ABNF.OPCODE_CLOSE:
+            return b""
+        if not data or data[0] not in started:
+            return None
+        channel, payload = data[0], data[1:]
+        if not started[channel]:  # the port number, then what the pod sends
+            started[channel], payload = True, payload[2:]
+        if channel == 1:
+            error.extend(payload)
+            return None
+        return payload or None
+
     try:
-        ws.send_binary(b"\x00" + f"GET {path} HTTP/1.1\r\nHost: localhost:{port}\r\nUser-Agent: gpu-cockpit\r\n"
-                                 f"Accept: text/plain\r\nConnection: close\r\n\r\n".encode())
-        head_end = -1
-        while head_end < 0 or not _response_complete(buf, head_end):
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise MetricsError(f"port-forward: no complete answer within {timeout:.0f}s")
-            ws.settimeout(left)
-            try:
-                opcode, data = ws.recv_data()
-            except websocket.WebSocketTimeoutException:
-                continue
-            except websocket.WebSocketConnectionClosedException:
-                break
-            if opcode == websocket.ABNF.OPCODE_CLOSE:
-                break
-            if not data or data[0] not in started:
-                continue
-            channel, payload = data[0], data[1:]
-            if not started[channel]:  # the port number, then what the pod sends
-                started[channel], payload = True, payload[2:]
-            if channel == 1:
-                error += payload
-                continue
-            buf += payload
-            if len(buf) > MAX_BODY_BYTES:
-                raise MetricsError("the answer is too large to be an exporter's")
-            if head_end < 0:
-                head_end = buf.find(b"\r\n\r\n")
+        ws.send_binary(b"\x00" + _metrics_request(path, port))  # on the data channel
+        buf = _read_answer(recv, deadline, timeout)
     finally:
         with contextlib.suppress(Exception):
             ws.close(timeout=0.5)
-    if not buf:
-        text = error.decode("utf-8", "replace")
-        raise MetricsError(f"port-forward: {clean(text, 200) if text else 'the pod closed the connection'}")
-    status, _headers, body = parse_http_response(bytes(buf))
-    if status != 200:
-        raise MetricsError(f"port-forward: the exporter answered HTTP {status}")
-    return body.decode("utf-8", errors="replace")
+    return _metrics_answer(buf, error.decode("utf-8", "replace"))
 
 
 def fetch_node_metrics(api, namespace: str, pod: str, port: int = DEFAULT_PORT, *, path: str = "/metrics",
