@@ -8,7 +8,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from functools import lru_cache
+from typing import Any, NamedTuple
 
 from cockpit.kube.quantity import parse_quantity
 from cockpit.kube.text import clean
@@ -103,6 +104,20 @@ def pod_requests(pod: Mapping[str, Any], keep: Callable[[str], bool] | None = No
     """
     spec = pod.get("spec") or {}
     main: dict[str, float] = {}
+    if not spec.get("initContainers") and not spec.get("overhead"):
+        # Most pods: containers only, whose requests add up (10,000 pods at start).
+        for c in spec.get("containers") or ():
+            res = c.get("resources")
+            if not res:
+                continue
+            requests = res.get("requests") or {}
+            for name, raw in (res.get("limits") or {}).items():
+                if name not in requests and (keep is None or keep(name)):
+                    main[name] = main.get(name, 0.0) + parse_quantity(raw, 0.0)
+            for name, raw in requests.items():
+                if keep is None or keep(name):
+                    main[name] = main.get(name, 0.0) + parse_quantity(raw, 0.0)
+        return main
     for c in spec.get("containers") or ():
         _add(main, _container_requests(c, keep))
     init_peak: dict[str, float] = {}
@@ -130,19 +145,36 @@ def gpu_requests(
 ) -> dict[str, float]:
     """The GPU part of `pod_requests`, zero entries dropped. Inside `one_object()`, the same
     (read-only) dict comes back to every caller asking about the same pod object."""
-    names = names if isinstance(names, (tuple, frozenset, set)) else tuple(names)
-    prefixes = tuple(prefixes)
+    if not isinstance(names, (tuple, frozenset)):
+        names = frozenset(names) if isinstance(names, set) else tuple(names)
+    prefixes = prefixes if isinstance(prefixes, tuple) else tuple(prefixes)
     memo = getattr(_memo, "entry", None)
     if memo is not None and memo[0] is pod and memo[1] == names and memo[2] == prefixes:
         return memo[3]
-
-    def keep(name: str) -> bool:
-        return name in names or name.startswith(prefixes)
-
-    out = {k: v for k, v in pod_requests(pod, keep).items() if v > 0}
+    requests = pod_requests(pod, _gpu_names(names, prefixes).__getitem__)
+    out = {k: v for k, v in requests.items() if v > 0} if requests else {}
     if getattr(_memo, "active", False):
         _memo.entry = (pod, names, prefixes, out)  # holds the pod: its id is not reused meanwhile
     return out
+
+
+class _GpuNames(dict):
+    """resource name -> whether it is a GPU resource, filled as names are met (a handful)."""
+
+    def __init__(self, names: Iterable[str], prefixes: tuple[str, ...]) -> None:
+        super().__init__()
+        self.names, self.prefixes = names, prefixes
+
+    def __missing__(self, name: str) -> bool:
+        if len(self) > 4096:
+            self.clear()
+        keep = self[name] = name in self.names or name.startswith(self.prefixes)
+        return keep
+
+
+@lru_cache(maxsize=16)
+def _gpu_names(names: Iterable[str], prefixes: tuple[str, ...]) -> _GpuNames:
+    return _GpuNames(names, prefixes)
 
 
 _memo = threading.local()
@@ -378,8 +410,7 @@ def free_by_product(allocs: Iterable[NodeAllocation], tolerations: Iterable[str]
 # --- incremental per-pod index ----------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class _PodSummary:
+class _PodSummary(NamedTuple):  # a tuple: 10,000 are made at start, and compared on every event
     node: str
     counted: bool
     gpus: tuple[tuple[str, float], ...]
@@ -412,26 +443,32 @@ class PodGpuIndex:
         return key in self._pods
 
     def summarise(self, pod: Mapping[str, Any]) -> _PodSummary:
-        counted = pod_counts_for_node(pod)
         spec = pod.get("spec") or {}
-        gpus = gpu_requests(pod, self.names, self.prefixes) if counted else {}
-        return _PodSummary(
-            node=str(spec.get("nodeName") or ""),
-            counted=counted,
-            gpus=tuple(sorted(gpus.items())),
-            dra=counted and bool(spec.get("resourceClaims")),
-        )
+        node = spec.get("nodeName") or ""
+        counted = bool(node) and (pod.get("status") or {}).get("phase") not in _TERMINAL_PHASES
+        if not counted:
+            return _PodSummary(str(node), False, (), False)
+        gpus = gpu_requests(pod, self.names, self.prefixes)
+        return _PodSummary(str(node), True, tuple(sorted(gpus.items())) if gpus else (),
+                           bool(spec.get("resourceClaims")))
 
-    def upsert(self, pod: Mapping[str, Any]) -> None:
+    def upsert(self, pod: Mapping[str, Any]) -> bool:
+        """Whether what the pod holds on its nodes (GPUs, DRA claims) changed."""
         key = pod_key(pod)
         summary = self.summarise(pod)
         old = self._pods.get(key)
         if old == summary:
-            return
-        if old is not None:
-            self._apply(key, old, -1.0)
+            return False
         self._pods[key] = summary
+        holds = summary.counted and bool(summary.gpus or summary.dra)
+        if old is not None:
+            if not holds and not (old.counted and (old.gpus or old.dra)):
+                return False  # held nothing before or after (a pod without GPUs changing state)
+            self._apply(key, old, -1.0)
+        elif not holds:
+            return False
         self._apply(key, summary, 1.0)
+        return True
 
     def remove(self, key: str) -> None:
         old = self._pods.pop(key, None)

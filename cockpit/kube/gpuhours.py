@@ -46,10 +46,15 @@ class GpuHours:
     def pod_seen(self, pod: dict) -> None:
         key = gpumod.pod_key(pod)
         meta, spec, status = pod.get("metadata") or {}, pod.get("spec") or {}, pod.get("status") or {}
+        if status.get("phase") != "Running" or meta.get("deletionTimestamp"):
+            if key in self.held:
+                self.pod_gone(key)
+            return
         gpus = sum(gpumod.gpu_requests(pod, self.names, self.prefixes).values())
         started = parse_time(status.get("startTime"))
-        if status.get("phase") != "Running" or not gpus or started is None or meta.get("deletionTimestamp"):
-            self.pod_gone(key)
+        if not gpus or started is None:
+            if key in self.held:
+                self.pod_gone(key)
             return
         ns = meta.get("namespace") or ""
         owner = f"Pod {ns}/{meta.get('name', '')}"

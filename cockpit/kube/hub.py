@@ -177,14 +177,13 @@ class GpuState:
         key = gpumod.pod_key(pod)
         node = (pod.get("spec") or {}).get("nodeName") or ""
         with self.lock:
-            before = self.index.allocated(node) if node else None
             old_node = self.node_of.get(key)
-            self.index.upsert(pod)
+            changed = self.index.upsert(pod)
             if node:
                 self.node_of[key] = node
             if old_node and old_node != node:
                 self.dirty.add(old_node)
-            if node and (before != self.index.allocated(node) or old_node != node):
+            if node and (changed or old_node != node):
                 self.dirty.add(node)
 
     def pod_gone(self, key: str) -> None:
@@ -254,6 +253,12 @@ class ClaimUsers:
         from cockpit.kube.rows import pvc_users
 
         key = object_key(pod)
+        for vol in (pod.get("spec") or {}).get("volumes") or ():
+            if vol.get("persistentVolumeClaim") or vol.get("ephemeral") is not None:
+                break
+        else:
+            if key not in self._by_pod:  # mounts no claim, and mounted none (most pods)
+                return
         name = (pod.get("metadata") or {}).get("name", "")
         claims = tuple(pvc_users([pod]))
         with self.lock:

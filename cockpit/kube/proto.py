@@ -105,7 +105,9 @@ def _classes() -> dict[str, Any]:
             entry = msg.nested_type.add(name=name[0].upper() + name[1:] + "Entry")
             entry.options.map_entry = True
             add(entry, "key", 1, "string")
-            add(entry, "value", 2, typ[4:-1])
+            # A Quantity is read as its message's bytes (wire-compatible, see _quantity): a map of
+            # messages costs a Python object per value read, a map of bytes does not.
+            add(entry, "value", 2, "bytes" if typ == "map<Quantity>" else typ[4:-1])
             field.label, field.type, field.type_name = fdp.LABEL_REPEATED, fdp.TYPE_MESSAGE, f".cockpit.{msg.name}.{entry.name}"
         elif typ in types:
             field.type = types[typ]
@@ -129,6 +131,7 @@ def _classes() -> dict[str, Any]:
 
 
 _times: dict[int, str] = {}
+_quantity_class: Any = None  # the Quantity message class, once built
 
 
 def _time(msg) -> str:
@@ -140,6 +143,14 @@ def _time(msg) -> str:
             _times.clear()
         text = _times[seconds] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
     return text
+
+
+def _quantity(raw: bytes) -> str:
+    """A resource.Quantity message's bytes -> its string: field 1, length-delimited. A quantity
+    is a few characters: one length byte; anything else goes through the parser."""
+    if len(raw) > 2 and raw[0] == 0x0A and raw[1] == len(raw) - 2:
+        return raw[2:].decode()
+    return _quantity_class.FromString(raw).string if raw else ""
 
 
 def _converters() -> dict[str, Callable[[Any], dict]]:
@@ -155,7 +166,7 @@ def _converters() -> dict[str, Callable[[Any], dict]]:
             elif typ == "map<string>":
                 body += [f"    v = m.{field}", f"    if v: d[{key}] = {{k: v[k] for k in v}}"]
             elif typ == "map<Quantity>":
-                body += [f"    v = m.{field}", f"    if v: d[{key}] = {{k: v[k].string for k in v}}"]
+                body += [f"    v = m.{field}", f"    if v: d[{key}] = {{k: _quantity(v[k]) for k in v}}"]
             elif typ in ("string", "bytes"):  # JSON leaves empty strings out (omitempty)
                 body += [f"    v = m.{field}", f"    if v: d[{key}] = v"]
             elif typ.endswith("?"):
@@ -170,7 +181,7 @@ def _converters() -> dict[str, Callable[[Any], dict]]:
                 body += [f"    if m.HasField({key}): d[{key}] = c_{typ}(m.{field})"]
         body.append("    return d")
         src.append("\n".join(body))
-    ns: dict[str, Any] = {"_time": _time}
+    ns: dict[str, Any] = {"_time": _time, "_quantity": _quantity}
     exec(compile("\n\n".join(src), "<cockpit.kube.proto converters>", "exec"), ns)  # noqa: S102
     return {name: ns[f"c_{name}"] for name in SCHEMA}
 
@@ -181,8 +192,10 @@ class EventDecoder:
     _shared: tuple[dict, dict] | None = None
 
     def __init__(self, kind: str) -> None:
+        global _quantity_class
         if EventDecoder._shared is None:
             EventDecoder._shared = (_classes(), _converters())
+            _quantity_class = EventDecoder._shared[0]["Quantity"]
         classes, converters = EventDecoder._shared
         self.kind = kind
         self._event = classes["WatchEvent"]
