@@ -9,6 +9,7 @@ the cluster.
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 from collections.abc import Callable
 from typing import ClassVar
@@ -104,6 +105,7 @@ class CockpitApp(App):
         if self.settings.keys:
             self.set_keymap(dict(self.settings.keys))
         self.main.build_views()
+        self.call_after_refresh(self._after_first_frame)
         if self.recorded is not None:
             self._load_recorded()
         elif self.context:
@@ -114,6 +116,12 @@ class CockpitApp(App):
         # The tick is the app's: a screen pushed over the main one (describe, help) must not stop it.
         self._tick = self.set_interval(1 / max(1.0, min(self.repaint_hz, 60.0)), self._on_tick)
         self.main.refresh_bars()
+
+    def _after_first_frame(self) -> None:
+        if not gc.isenabled():  # turned off for the start (cli.main)
+            # What the start made stays for the app's life: kept out of every later collection.
+            gc.freeze()
+            gc.enable()
 
     # -- connection --------------------------------------------------------------------------
     def _new_hub(self, api) -> ClusterHub:

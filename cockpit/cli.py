@@ -147,6 +147,12 @@ def main(argv: list[str] | None = None) -> int:
         return _demo(args)
     if args.cmd == "why":
         return _why(args)
+    # No cyclic garbage collection while the UI's modules load and its first frame is built:
+    # what they make lives as long as the app, and the collector's passes over it took some
+    # 20 ms of the start. The app turns it back on after that frame (_after_first_frame).
+    import gc
+
+    gc.disable()
     from cockpit.app import run_app
 
     return run_app(args)
