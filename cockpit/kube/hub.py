@@ -104,10 +104,16 @@ class KindFeed(Sink):
     def reset(self, items: dict[str, Item]) -> None:
         with self.lock:
             self.loading = None
-            gone = set(self.items) - set(items)
-            self.items = dict(items)
-            self._pending = dict(items)
-            self._reset = True
+            mine = self.items
+            if len(items) == len(mine) and all(mine.get(k) is v for k, v in items.items()):
+                # The end of a list whose pages handed over these very items: the UI has them
+                # (or will with what is pending), so it has nothing to redo for 10,000 rows.
+                gone: set[str] = set()
+            else:
+                gone = set(mine) - set(items)
+                self.items = dict(items)
+                self._pending = dict(items)
+                self._reset = True
             self.synced = True
         if self._on_reset:
             self._on_reset(gone)

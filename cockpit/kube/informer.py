@@ -327,7 +327,7 @@ class Informer:
                     # nothing is missed.
                     self.proto = False
                     raise Gone() from None
-                self._event({"type": kind, "object": obj})
+                self._dispatch(kind, obj)
 
     def _stream_query(self) -> list[tuple[str, Any]]:
         # No resourceVersion: the initial events are a consistent read, as a list's are.
@@ -395,12 +395,14 @@ class Informer:
                 # A bookmark ending a streaming list's initial events says so in an annotation
                 # the schema does not keep: read it whole (it is small).
                 if ev.type != "ERROR" and not (ev.type == "BOOKMARK" and self._initial is not None):
-                    self._event({"type": ev.type, "object": ev.object})
+                    self._dispatch(ev.type, ev.object or {})
                     return
         self._event(orjson.loads(line))
 
     def _event(self, ev: dict) -> None:
-        kind, obj = ev.get("type"), ev.get("object") or {}
+        self._dispatch(ev.get("type"), ev.get("object") or {})
+
+    def _dispatch(self, kind: str | None, obj: Any) -> None:
         if kind == "ERROR":
             if obj.get("code") == 410:
                 raise Gone()

@@ -205,14 +205,15 @@ class EventDecoder:
         self._convert = converters[kind]
         self._convert_bookmark = converters["Bookmark"]
         self._convert_status = converters["Status"]
-
-    def decode(self, frame: bytes | memoryview) -> tuple[str, dict]:
         from google.protobuf.message import DecodeError
 
+        self._decode_error = DecodeError
+
+    def decode(self, frame: bytes | memoryview) -> tuple[str, dict]:
         try:
             ev = self._event.FromString(frame)
             raw = ev.object.raw
-            if raw[:4] != MAGIC:
+            if not raw.startswith(MAGIC):
                 raise ProtoError("the event's object is not in the protobuf envelope")
             kind = ev.type
             body = memoryview(raw)[4:]
@@ -221,7 +222,7 @@ class EventDecoder:
             if kind == "ERROR":
                 return kind, self._convert_status(self._status.FromString(body).raw)
             return kind, self._convert(self._object.FromString(body).raw)
-        except DecodeError as e:
+        except self._decode_error as e:
             raise ProtoError(str(e)) from None
 
 
