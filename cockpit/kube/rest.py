@@ -307,7 +307,7 @@ def connect(files: list[Path], context: str, *, socket_options=None) -> RestClie
     docs = []
     for f in files:
         try:
-            data = yaml.safe_load(f.read_text())
+            data = yaml.load(f.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506
         except FileNotFoundError:
             continue
         if isinstance(data, dict):
