@@ -311,7 +311,8 @@ class Informer:
         """A protobuf watch stream: length-prefixed frames, each one event."""
         from cockpit.kube.proto import ProtoError, frames
 
-        decoder = self._decoders.proto_events()
+        decode = self._decoders.proto_events().decode
+        initial_event = self._initial_event
         buffer = bytearray()
         for chunk in resp.stream(262144, decode_content=True):
             if self._stop.is_set():
@@ -321,13 +322,18 @@ class Informer:
             buffer += chunk
             for frame in frames(buffer):
                 try:
-                    kind, obj = decoder.decode(frame)
+                    kind, obj = decode(frame)
                 except ProtoError:
                     # Not what the schema expects: JSON from now on, and a list again, so that
                     # nothing is missed.
                     self.proto = False
                     raise Gone() from None
-                self._dispatch(kind, obj)
+                if kind == "ADDED" and self._initial is not None:
+                    # Most of a streaming list: straight to it (its end's bookmark sets the
+                    # resourceVersion; a list cut short is asked for again whole).
+                    initial_event(kind, obj)
+                else:
+                    self._dispatch(kind, obj)
 
     def _stream_query(self) -> list[tuple[str, Any]]:
         # No resourceVersion: the initial events are a consistent read, as a list's are.
