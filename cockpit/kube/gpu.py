@@ -104,20 +104,6 @@ def pod_requests(pod: Mapping[str, Any], keep: Callable[[str], bool] | None = No
     """
     spec = pod.get("spec") or {}
     main: dict[str, float] = {}
-    if not spec.get("initContainers") and not spec.get("overhead"):
-        # Most pods: containers only, whose requests add up (10,000 pods at start).
-        for c in spec.get("containers") or ():
-            res = c.get("resources")
-            if not res:
-                continue
-            requests = res.get("requests") or {}
-            for name, raw in (res.get("limits") or {}).items():
-                if name not in requests and (keep is None or keep(name)):
-                    main[name] = main.get(name, 0.0) + parse_quantity(raw, 0.0)
-            for name, raw in requests.items():
-                if keep is None or keep(name):
-                    main[name] = main.get(name, 0.0) + parse_quantity(raw, 0.0)
-        return main
     for c in spec.get("containers") or ():
         _add(main, _container_requests(c, keep))
     init_peak: dict[str, float] = {}
@@ -416,6 +402,11 @@ class _PodSummary(NamedTuple):  # a tuple: 10,000 are made at start, and compare
     gpus: tuple[tuple[str, float], ...]
     dra: bool
 
+    @property
+    def holds(self) -> bool:
+        """Whether the pod holds anything on its node."""
+        return self.counted and bool(self.gpus or self.dra)
+
 
 class PodGpuIndex:
     """GPU requests of pods grouped by node, updated one watch event at a time.
@@ -444,29 +435,24 @@ class PodGpuIndex:
 
     def summarise(self, pod: Mapping[str, Any]) -> _PodSummary:
         spec = pod.get("spec") or {}
-        node = spec.get("nodeName") or ""
-        counted = bool(node) and (pod.get("status") or {}).get("phase") not in _TERMINAL_PHASES
-        if not counted:
-            return _PodSummary(str(node), False, (), False)
+        node = str(spec.get("nodeName") or "")
+        if not pod_counts_for_node(pod):
+            return _PodSummary(node, False, (), False)
         gpus = gpu_requests(pod, self.names, self.prefixes)
-        return _PodSummary(str(node), True, tuple(sorted(gpus.items())) if gpus else (),
-                           bool(spec.get("resourceClaims")))
+        return _PodSummary(node, True, tuple(sorted(gpus.items())), bool(spec.get("resourceClaims")))
 
     def upsert(self, pod: Mapping[str, Any]) -> bool:
-        """Whether what the pod holds on its nodes (GPUs, DRA claims) changed."""
+        """Whether what the pod holds on its node (GPUs, DRA claims) changed."""
         key = pod_key(pod)
         summary = self.summarise(pod)
         old = self._pods.get(key)
         if old == summary:
             return False
         self._pods[key] = summary
-        holds = summary.counted and bool(summary.gpus or summary.dra)
+        if not (summary.holds or (old is not None and old.holds)):
+            return False  # held nothing before or after (a pod without GPUs changing state)
         if old is not None:
-            if not holds and not (old.counted and (old.gpus or old.dra)):
-                return False  # held nothing before or after (a pod without GPUs changing state)
             self._apply(key, old, -1.0)
-        elif not holds:
-            return False
         self._apply(key, summary, 1.0)
         return True
 

@@ -46,15 +46,11 @@ class GpuHours:
     def pod_seen(self, pod: dict) -> None:
         key = gpumod.pod_key(pod)
         meta, spec, status = pod.get("metadata") or {}, pod.get("spec") or {}, pod.get("status") or {}
-        if status.get("phase") != "Running" or meta.get("deletionTimestamp"):
-            if key in self.held:
-                self.pod_gone(key)
-            return
-        gpus = sum(gpumod.gpu_requests(pod, self.names, self.prefixes).values())
-        started = parse_time(status.get("startTime"))
-        if not gpus or started is None:
-            if key in self.held:
-                self.pod_gone(key)
+        running = status.get("phase") == "Running" and not meta.get("deletionTimestamp")
+        gpus = sum(gpumod.gpu_requests(pod, self.names, self.prefixes).values()) if running else 0
+        started = parse_time(status.get("startTime")) if gpus else None
+        if started is None:
+            self.pod_gone(key)
             return
         ns = meta.get("namespace") or ""
         owner = f"Pod {ns}/{meta.get('name', '')}"
@@ -67,6 +63,8 @@ class GpuHours:
             self.held[key] = h
 
     def pod_gone(self, key: str) -> None:
+        if key not in self.held:  # most pods never held a GPU: no lock for them
+            return
         with self.lock:
             self.held.pop(key, None)
 
